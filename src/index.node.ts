@@ -1,0 +1,11 @@
+/**
+ * webgrad's Node entry: everything of the browser entry, plus Dawn (the `webgpu` package) as the
+ * WebGPU provider when `navigator.gpu` is absent.
+ * @packageDocumentation
+ */
+import { registerGpuProvider } from './device.js';
+import { dawnProvider } from './dawn.node.js';
+
+registerGpuProvider(dawnProvider);
+
+export * from './index.js';

@@ -1,0 +1,14 @@
+/**
+ * webgrad: WebGPU tensors, kernels and (in later modules) autograd and self-supervised methods.
+ * This entry is the browser one (no Node imports); `index.node.ts` adds Dawn for Node.
+ * @packageDocumentation
+ */
+export { init, runtime, hasRuntime, flush, sync, destroyRuntime, Runtime, type InitOptions } from './runtime.js';
+export { acquireDevice, describeAdapter, isCpuAdapter, NO_ADAPTER_HELP, type AdapterDescription, type Strategy } from './device.js';
+export { Tensor } from './tensor.js';
+export type { DType } from './dtype.js';
+export { scope, keep, setLeakWarnings } from './scope.js';
+export { tensor, empty, full, zeros, ones, zerosLike, onesLike, fullLike, arange, type NestedArray, type TensorOptions } from './creation.js';
+export { contiguous, reshape, flatten, permute, transpose, slice, expand, unsqueeze, squeeze, concat, stack, pad } from './views.js';
+export * from './ops.js';
+export type { PoolStats } from './buffer_pool.js';
