@@ -52,7 +52,8 @@ export class Runtime {
     this.device.addEventListener('uncapturederror', (ev) => {
       const e = (ev as GPUUncapturedErrorEvent).error;
       const kind = e.constructor?.name === 'GPUOutOfMemoryError' ? 'out of GPU memory' : 'WebGPU error';
-      // Keep the first error: later ones are usually its consequences.
+      // Keep the first error: later ones are its consequences. Errors are sticky: the batch that
+      // failed left its outputs unwritten, so every later result could be silently wrong.
       this.#error ??= `${kind} (last op recorded: '${this.currentOp || 'none'}'): ${e.message.trim()}`;
     });
     void this.device.lost.then((info) => {
@@ -74,13 +75,14 @@ export class Runtime {
     return describeAdapter(this.acquired);
   }
 
-  /** Throws if the device was lost or reported an error since the last check. */
+  /** Throws if the device was lost or has reported an error (errors are sticky). */
   checkErrors(op = this.currentOp): void {
     if (this.#lost) throw new Error(`webgrad: ${this.#lost}${op ? ` (at op '${op}')` : ''}`);
     if (this.#error) {
-      const msg = this.#error;
-      this.#error = null;
-      throw new Error(`webgrad: ${msg}`);
+      throw new Error(
+        `webgrad: ${this.#error}. Results computed since may be invalid; ` +
+          'call destroyRuntime() and init() to start over',
+      );
     }
   }
 

@@ -17,11 +17,11 @@ export function contiguous(x: Tensor): Tensor {
 export function reshape(x: Tensor, shape: Shape): Tensor {
   const known = shape.filter((d) => d !== -1);
   const infer = shape.length - known.length;
+  checkShape('reshape', known);
   if (infer > 1) throw new Error(`reshape: more than one -1 in ${fmt(shape)}`);
   const rest = sizeOf(known);
   const s = shape.map((d) => (d === -1 ? (rest === 0 ? 0 : x.size / rest) : d));
-  checkShape('reshape', s);
-  if (sizeOf(s) !== x.size) throw new Error(`reshape: cannot reshape ${fmt(x.shape)} (${x.size} elements) to ${fmt(shape)}`);
+  if (sizeOf(s) !== x.size || !s.every(Number.isInteger)) throw new Error(`reshape: cannot reshape ${fmt(x.shape)} (${x.size} elements) to ${fmt(shape)}`);
   if (x.isContiguous) return x.view(s, stridesOf(s), x.offset);
   const c = copy(x);
   const v = c.view(s, stridesOf(s), 0);
