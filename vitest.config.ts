@@ -9,6 +9,7 @@ export default defineConfig({
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
     testTimeout: 120_000,
     hookTimeout: 120_000,
-    reporters: ['default'],
+    // WEBGRAD_TEST_JSON=path also writes vitest's JSON result (.ci/run prints a summary line from it).
+    reporters: process.env.WEBGRAD_TEST_JSON ? ['default', ['json', { outputFile: process.env.WEBGRAD_TEST_JSON }]] : ['default'],
   },
 });

@@ -15,7 +15,10 @@ await Promise.all([
     packages: 'external',
   }),
   esbuild.build({
+    ...common, entryPoints: ['src/cli.ts'], outfile: 'dist/cli.js', platform: 'node', packages: 'external',
+  }),
+  esbuild.build({
     ...common, entryPoints: ['src/index.ts'], outfile: 'dist/browser/webgrad.js', platform: 'browser',
   }),
 ]);
-console.log('build: dist/node.js, dist/browser/webgrad.js');
+console.log('build: dist/node.js, dist/cli.js, dist/browser/webgrad.js');

@@ -6,19 +6,22 @@
 # Mesa < 23 (Debian 12 ships 22.x), so on Debian 12 Mesa comes from the bookworm-backports suite.
 # Needs root or sudo for apt; prints what to do instead when neither is available.
 #
-# Usage: bash scripts/setup.sh [--no-browser]
+# Usage: bash scripts/setup.sh [--no-browser] [--quiet]   (--quiet: silent when nothing is missing)
 set -euo pipefail
 
 want_browser=1
+quiet=0
 for a in "$@"; do
   case "$a" in
     --no-browser) want_browser=0 ;;
+    --quiet) quiet=1 ;;
     -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
     *) echo "setup.sh: unknown option '$a'" >&2; exit 2 ;;
   esac
 done
 
 say() { echo "[webgrad setup] $*"; }
+ok() { [ "$quiet" = 1 ] || say "$@"; }
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
   if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO="sudo"; else SUDO="__none__"; fi
@@ -39,22 +42,23 @@ have_new_mesa() {
   [ -n "$v" ] && dpkg --compare-versions "$v" ge 23 && [ -n "$(lvp_icd)" ] && [ -e /usr/lib/x86_64-linux-gnu/libvulkan.so.1 -o -n "$(ldconfig -p 2>/dev/null | grep libvulkan.so.1 || true)" ]
 }
 have_gpu_icd() {
-  # A hardware Vulkan driver (NVIDIA, AMD, Intel) means Dawn needs no software driver.
-  ls /usr/share/vulkan/icd.d/ /etc/vulkan/icd.d/ 2>/dev/null | grep -qiE 'nvidia|radeon|intel' 
+  # NVIDIA's own Vulkan driver means Dawn needs no Mesa. (Mesa's radeon/intel ICD files exist
+  # without the hardware, so only NVIDIA's ICD counts; AMD/Intel GPUs use Mesa >= 23 below.)
+  ls /usr/share/vulkan/icd.d/ /etc/vulkan/icd.d/ 2>/dev/null | grep -qi 'nvidia'
 }
 
 apt_updated=0
 apt_update() { [ "$apt_updated" = 1 ] || { as_root apt-get update -qq; apt_updated=1; }; }
 
 if ! command -v dpkg >/dev/null 2>&1; then
-  say "not a Debian/Ubuntu machine: install a Vulkan driver (a GPU driver, or Mesa lavapipe >= 23) and Chromium yourself"
+  ok "not a Debian/Ubuntu machine: install a Vulkan driver (a GPU driver, or Mesa lavapipe >= 23) and Chromium yourself"
   exit 0
 fi
 
 if have_gpu_icd; then
-  say "hardware Vulkan driver present; skipping lavapipe"
+  ok "NVIDIA Vulkan driver present; skipping lavapipe"
 elif have_new_mesa; then
-  say "lavapipe present: mesa-vulkan-drivers $(mesa_version) ($(lvp_icd))"
+  ok "lavapipe present: mesa-vulkan-drivers $(mesa_version) ($(lvp_icd))"
 else
   . /etc/os-release
   say "installing Mesa lavapipe >= 23 (found: '$(mesa_version)')"
@@ -88,7 +92,7 @@ fi
 
 if [ "$want_browser" = 1 ]; then
   if command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ]; then
-    say "chromium present: $(/usr/bin/chromium --version 2>/dev/null | head -n1)"
+    ok "chromium present: $(/usr/bin/chromium --version 2>/dev/null | head -n1)"
   else
     say "installing Debian's chromium (browser tests)"
     apt_update
