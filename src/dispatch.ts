@@ -41,7 +41,7 @@ const bufferOf = (b: Tensor | GPUBuffer): GPUBuffer => ('storage' in b ? b.stora
 /** Records one kernel dispatch. Zero workgroups records nothing. */
 export function dispatch(spec: DispatchSpec): void {
   const rt = runtime();
-  rt.checkErrors();
+  rt.checkErrors(spec.op);
   rt.currentOp = spec.op;
   const max = rt.limits.maxComputeWorkgroupsPerDimension;
   const grid = typeof spec.workgroups === 'number' ? splitGrid(spec.workgroups, max) : spec.workgroups;

@@ -135,4 +135,14 @@ describe.skipIf(!rt)('runtime', () => {
     await wg.init();
     expect(Array.from(await wg.add(wg.ones([4]), 1).data())).toEqual([2, 2, 2, 2]);
   });
+
+  it('device loss becomes a thrown error naming the op', async () => {
+    const r = wg.runtime();
+    const x = wg.ones([4]);
+    r.device.destroy();
+    await r.device.lost;
+    await new Promise((res) => setTimeout(res, 0));
+    expect(() => wg.mul(x, 2)).toThrow(/GPU device lost.*at op 'mul'/);
+    wg.destroyRuntime();
+  });
 });

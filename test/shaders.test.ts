@@ -1,0 +1,53 @@
+// Every shader in shaders/ compiles: each rendered variant is given to Dawn, its
+// getCompilationInfo() must hold no error, and a pipeline for every entry point must validate.
+import { describe, expect, it } from 'vitest';
+import { SHADERS } from '../src/shaders.generated.js';
+import { renderShader, type Slots } from '../src/shader_source.js';
+import { gpu } from './helpers/gpu.js';
+
+const rt = await gpu();
+
+/** Slot sets per shader: every shader with slots needs at least one; included-only files none. */
+const SAMPLES: Record<string, Slots[]> = {
+  elementwise: [
+    { TA: 'f32', TB: 'f32', TC: 'f32', TO: 'f32', EXPR: 'a + b * c' },
+    { TA: 'i32', TB: 'i32', TC: 'f32', TO: 'f32', EXPR: 'select(0.0, 1.0, a < b)' },
+    { TA: 'f32', TB: 'f32', TC: 'f32', TO: 'f32', EXPR: 'pow_s(a, b) + erf_s(a) + tanh_s(b) + sigmoid_s(c)' },
+  ],
+};
+const INCLUDE_ONLY = new Set(['common']);
+
+const entriesOf = (code: string) => [...code.matchAll(/@compute[^]*?fn\s+(\w+)\s*\(/g)].map((m) => m[1]);
+
+describe.skipIf(!rt)('shaders compile', () => {
+  const names = Object.keys(SHADERS).filter((n) => !INCLUDE_ONLY.has(n));
+  it('every shader file is covered', () => {
+    expect(names.length).toBeGreaterThan(0);
+    for (const n of names) {
+      const src = SHADERS[n];
+      const hasSlots = /\{\{\w+\}\}/.test(src.replace(/\/\/#repeat[^\n]*\n/g, ''));
+      if (hasSlots) expect(SAMPLES[n], `add sample slots for shaders/${n}.wgsl`).toBeDefined();
+    }
+  });
+
+  for (const name of Object.keys(SHADERS).filter((n) => !INCLUDE_ONLY.has(n))) {
+    it(`${name}.wgsl`, async () => {
+      const device = rt!.device;
+      for (const slots of SAMPLES[name] ?? [{}]) {
+        const code = renderShader(name, slots);
+        const module = device.createShaderModule({ code, label: `compile-test:${name}` });
+        const info = await module.getCompilationInfo();
+        const errors = info.messages.filter((m) => m.type === 'error').map((m) => `${m.lineNum}:${m.linePos} ${m.message}`);
+        expect(errors, `${name} with ${JSON.stringify(slots)}`).toEqual([]);
+        const entries = entriesOf(code);
+        expect(entries.length).toBeGreaterThan(0);
+        for (const entryPoint of entries) {
+          device.pushErrorScope('validation');
+          device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint }, label: `${name}.${entryPoint}` });
+          const err = await device.popErrorScope();
+          expect(err?.message ?? null, `${name}.${entryPoint}`).toBeNull();
+        }
+      }
+    });
+  }
+});
