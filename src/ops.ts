@@ -57,3 +57,6 @@ export const le = (a: Operand, b: Operand): Tensor => binary('le', a, b);
 export const gt = (a: Operand, b: Operand): Tensor => binary('gt', a, b);
 /** a >= b as f32 0/1. */
 export const ge = (a: Operand, b: Operand): Tensor => binary('ge', a, b);
+
+export { matmul, matmulShape, type MatmulOptions } from './kernels/matmul.js';
+export { indexSelect, gather, scatterAdd, indexAdd, oneHot } from './kernels/gather.js';

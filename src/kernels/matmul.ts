@@ -1,0 +1,153 @@
+/**
+ * Batched matrix product (shaders/matmul.wgsl): a [..., M, K] · b [..., K, N] -> [..., M, N] in
+ * f32, with NumPy broadcasting of the batch dims and torch.matmul's rules for 1-D operands.
+ * Operands are read through their strides (views, permutes, slices, broadcasts), and the
+ * transpose flags swap the strides the kernel reads: nothing is copied.
+ */
+import { dispatch } from '../dispatch.js';
+import { Params } from '../command_batch.js';
+import { runtime } from '../runtime.js';
+import { broadcastStrides, fmt, sizeOf, type Shape } from '../shape.js';
+import { Tensor } from '../tensor.js';
+import { collapseDims } from './elementwise.js';
+
+/** Invocations per workgroup along N and M; each computes a 4x4 tile of C. */
+const WG_X = 8;
+const WG_Y = 8;
+const TILE_N = 4 * WG_X;
+const TILE_M = 4 * WG_Y;
+const MAX_BATCH_RANK = 8;
+
+/** Options of {@link matmul}: read `a` as [..., K, M] and/or `b` as [..., N, K], transposed. */
+export interface MatmulOptions {
+  transA?: boolean;
+  transB?: boolean;
+}
+
+/** The operands' roles after 1-D promotion, transposes and batch broadcasting. */
+interface MatmulPlan {
+  /** Output shape, with the dims of promoted 1-D operands removed. */
+  out: number[];
+  /** Broadcast batch shape. */
+  batch: number[];
+  M: number;
+  K: number;
+  N: number;
+}
+
+function errShapes(a: Shape, b: Shape, opts: MatmulOptions): string {
+  const flags = [opts.transA ? 'transA' : '', opts.transB ? 'transB' : ''].filter(Boolean).join(', ');
+  return `a=${fmt(a)} b=${fmt(b)}${flags ? ` (${flags})` : ''}`;
+}
+
+function plan(aShape: Shape, bShape: Shape, opts: MatmulOptions): MatmulPlan {
+  const shapes = errShapes(aShape, bShape, opts);
+  if (aShape.length === 0 || bShape.length === 0) {
+    throw new Error(`matmul: both operands need at least 1 dim, ${shapes}`);
+  }
+  if ((opts.transA && aShape.length === 1) || (opts.transB && bShape.length === 1)) {
+    throw new Error(`matmul: a transpose flag needs a matrix operand, not a vector, ${shapes}`);
+  }
+  const ra = aShape.length;
+  const rb = bShape.length;
+  // torch.matmul: a 1-D a is a row [1, K]; a 1-D b is a column [K, 1].
+  const M = ra === 1 ? 1 : aShape[opts.transA ? ra - 1 : ra - 2];
+  const Ka = ra === 1 ? aShape[0] : aShape[opts.transA ? ra - 2 : ra - 1];
+  const Kb = rb === 1 ? bShape[0] : bShape[opts.transB ? rb - 1 : rb - 2];
+  const N = rb === 1 ? 1 : bShape[opts.transB ? rb - 2 : rb - 1];
+  if (Ka !== Kb) throw new Error(`matmul: inner dims differ, ${shapes}`);
+  const ba = aShape.slice(0, Math.max(0, ra - 2));
+  const bb = bShape.slice(0, Math.max(0, rb - 2));
+  const r = Math.max(ba.length, bb.length);
+  const batch = new Array<number>(r).fill(1);
+  for (const s of [ba, bb]) {
+    s.forEach((d, i) => {
+      const j = r - s.length + i;
+      if (d === batch[j] || d === 1) return;
+      if (batch[j] !== 1) throw new Error(`matmul: batch dims cannot be broadcast, ${shapes}`);
+      batch[j] = d;
+    });
+  }
+  const out = [...batch];
+  if (ra > 1) out.push(M);
+  if (rb > 1) out.push(N);
+  return { out, batch, M, K: Ka, N };
+}
+
+/**
+ * Output shape of {@link matmul} for operands of shapes `aShape`, `bShape` (pure; no GPU).
+ * Throws one line naming the shapes when the inner dims differ or the batch dims do not broadcast.
+ */
+export function matmulShape(aShape: Shape, bShape: Shape, opts: MatmulOptions = {}): number[] {
+  return plan(aShape, bShape, opts).out;
+}
+
+/** Strides of the logical [M, K] (or [K, N]) matrix of an operand: [row stride, column stride]. */
+function matrixStrides(t: Tensor, isA: boolean, trans: boolean): [number, number] {
+  const s = t.strides;
+  const r = t.rank;
+  if (r === 1) return isA ? [0, s[0]] : [s[0], 0];
+  return trans ? [s[r - 1], s[r - 2]] : [s[r - 2], s[r - 1]];
+}
+
+/** Folds a workgroup count into a grid whose dimensions stay within `max` (x fastest). */
+function foldGrid(op: string, grid: [number, number, number], max: number): [number, number, number] {
+  if (grid.every((g) => g <= max)) return grid;
+  const total = grid[0] * grid[1] * grid[2];
+  // The shader linearises the grid in u32.
+  if (total > 0xffffffff) throw new Error(`${op}: ${total} workgroups exceed the 2^32 a u32 grid index can address`);
+  const x = Math.min(total, max);
+  const rest = Math.ceil(total / x);
+  const y = Math.min(rest, max);
+  const z = Math.ceil(rest / y);
+  if (z > max) throw new Error(`${op}: ${total} workgroups exceed ${max}^3`);
+  return [x, y, z];
+}
+
+/**
+ * Batched matrix product, as `torch.matmul`: a [..., M, K] · b [..., K, N] -> [..., M, N] (f32).
+ * Leading batch dims broadcast NumPy-style ([2,1,M,K] · [3,K,N] -> [2,3,M,N]). A 1-D `a` is a
+ * row vector and a 1-D `b` a column vector; that dim is removed from the result ([K]·[K] -> []).
+ * `transA` reads `a` as [..., K, M] and `transB` reads `b` as [..., N, K], both transposed,
+ * without copying; any strided view is read in place. K = 0 gives zeros.
+ */
+export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
+  if (a.dtype !== 'f32' || b.dtype !== 'f32') {
+    throw new Error(`matmul: f32 operands only, got a ${a.dtype} ${fmt(a.shape)} and b ${b.dtype} ${fmt(b.shape)}`);
+  }
+  const { out: outShape, batch, M, K, N } = plan(a.shape, b.shape, opts);
+  const out = Tensor.empty(outShape, 'f32');
+  const nb = sizeOf(batch);
+  if (nb * M * N === 0) return out;
+
+  const bsa = broadcastStrides(a.shape.slice(0, Math.max(0, a.rank - 2)), a.strides.slice(0, Math.max(0, a.rank - 2)), batch);
+  const bsb = broadcastStrides(b.shape.slice(0, Math.max(0, b.rank - 2)), b.strides.slice(0, Math.max(0, b.rank - 2)), batch);
+  const c = collapseDims(batch, [bsa, bsb]);
+  if (c.shape.length > MAX_BATCH_RANK) {
+    throw new Error(`matmul: ${c.shape.length} batch dims after merging exceed ${MAX_BATCH_RANK}, a=${fmt(a.shape)} b=${fmt(b.shape)}`);
+  }
+  const [sam, sak] = matrixStrides(a, true, !!opts.transA);
+  const [sbk, sbn] = matrixStrides(b, false, !!opts.transB);
+  const tilesN = Math.ceil(N / TILE_N);
+  const tilesM = Math.ceil(M / TILE_M);
+  const params = new Params()
+    .u32(M, N, K, nb)
+    .u32(sam, sak, sbk, sbn)
+    .u32(a.offset, b.offset, c.shape.length, tilesN)
+    .u32(tilesM, 0, 0, 0)
+    .u32Array(c.shape, MAX_BATCH_RANK, 1)
+    .u32Array(c.strides[0], MAX_BATCH_RANK)
+    .u32Array(c.strides[1], MAX_BATCH_RANK);
+  const max = runtime().limits.maxComputeWorkgroupsPerDimension;
+  dispatch({
+    op: 'matmul',
+    shader: 'matmul',
+    entry: 'matmul_tile',
+    overrides: { WG_X, WG_Y },
+    inputs: [a, b],
+    outputs: [out],
+    params,
+    workgroups: foldGrid('matmul', [tilesN, tilesM, nb], max),
+  });
+  return out;
+}
