@@ -12,3 +12,7 @@ export { tensor, empty, full, zeros, ones, zerosLike, onesLike, fullLike, arange
 export { contiguous, reshape, flatten, permute, transpose, slice, expand, unsqueeze, squeeze, concat, stack, pad } from './views.js';
 export * from './ops.js';
 export type { PoolStats } from './buffer_pool.js';
+export {
+  Generator, defaultGenerator, manualSeed, randomBits, rand, randn, randint, randperm, bernoulli, dropoutMask,
+  type GeneratorState, type RandomOptions, type RandOptions, type RandnOptions,
+} from './random.js';
