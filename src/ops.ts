@@ -60,3 +60,5 @@ export const ge = (a: Operand, b: Operand): Tensor => binary('ge', a, b);
 
 export { matmul, matmulShape, type MatmulOptions } from './kernels/matmul.js';
 export { indexSelect, gather, scatterAdd, indexAdd, oneHot } from './kernels/gather.js';
+export { sum, mean, max, min, variance, argmax, argmin, type Axes, type VarianceOptions } from './kernels/reduce.js';
+export { softmax, logSoftmax, logsumexp } from './kernels/softmax.js';

@@ -14,8 +14,20 @@ const SAMPLES: Record<string, Slots[]> = {
     { TA: 'i32', TB: 'i32', TC: 'f32', TO: 'f32', EXPR: 'select(0.0, 1.0, a < b)' },
     { TA: 'f32', TB: 'f32', TC: 'f32', TO: 'f32', EXPR: 'pow_s(a, b) + erf_s(a) + tanh_s(b) + sigmoid_s(c)' },
   ],
+  reduce: [
+    { T: 'f32', TO: 'f32', SG: 0, XOR: 'xor_wg(v, m, lid)' },
+    { T: 'i32', TO: 'i32', SG: 1, XOR: 'subgroupShuffleXor(v, m)' },
+    { T: 'u32', TO: 'i32', SG: 0, XOR: 'xor_wg(v, m, lid)' },
+  ],
+  softmax: [
+    { SG: 0, XOR: 'xor_wg(v, m, lid)' },
+    { SG: 1, XOR: 'subgroupShuffleXor(v, m)' },
+  ],
 };
-const INCLUDE_ONLY = new Set(['common']);
+/** Files compiled only through the shaders that include them (rows.wgsl needs the includer's `p`). */
+const INCLUDE_ONLY = new Set(['common', 'rows']);
+/** Samples that enable subgroups run only where the device has the feature. */
+const usable = (s: Slots) => s.SG !== 1 || rt!.hasFeature('subgroups');
 
 const entriesOf = (code: string) => [...code.matchAll(/@compute[^]*?fn\s+(\w+)\s*\(/g)].map((m) => m[1]);
 
@@ -33,7 +45,7 @@ describe.skipIf(!rt)('shaders compile', () => {
   for (const name of Object.keys(SHADERS).filter((n) => !INCLUDE_ONLY.has(n))) {
     it(`${name}.wgsl`, async () => {
       const device = rt!.device;
-      for (const slots of SAMPLES[name] ?? [{}]) {
+      for (const slots of (SAMPLES[name] ?? [{}]).filter(usable)) {
         const code = renderShader(name, slots);
         const module = device.createShaderModule({ code, label: `compile-test:${name}` });
         const info = await module.getCompilationInfo();

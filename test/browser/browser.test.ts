@@ -87,4 +87,45 @@ describe.skipIf(!exe)('in headless Chromium', () => {
     expectClose('gelu', got.gelu, mapRef([A], gelu).data, { rtol: 1e-5 });
     expectClose('where', got.where, mapRef([A, B], (x, y) => (x > 0 ? x : y)).data);
   });
+
+  it('matmul with a transposed operand and an odd K', async () => {
+    const [M, K, N] = [19, 13, 7];
+    const a = Array.from(uniform(M * K, 3));
+    const b = Array.from(uniform(N * K, 4)); // stored [N, K], used as b^T
+    const got = await page.evaluate(async ({ a, b, M, K, N }) => {
+      const wg = (window as unknown as { wg: typeof import('../../src/index.js') }).wg;
+      const c = wg.matmul(wg.tensor(a, { shape: [M, K] }), wg.tensor(b, { shape: [N, K] }), { transB: true });
+      return Array.from(await c.data());
+    }, { a, b, M, K, N });
+    const want = new Float64Array(M * N);
+    for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) {
+      let s = 0;
+      for (let k = 0; k < K; k++) s += a[i * K + k] * b[j * K + k];
+      want[i * N + j] = s;
+    }
+    expectClose('matmul', got, want, { rtol: 1e-5, atol: 1e-5 });
+  });
+
+  it('reductions and softmax along an axis', async () => {
+    const [R, C] = [5, 37];
+    const a = Array.from(uniform(R * C, 6, -3, 3));
+    const got = await page.evaluate(async ({ a, R, C }) => {
+      const wg = (window as unknown as { wg: typeof import('../../src/index.js') }).wg;
+      const x = wg.tensor(a, { shape: [R, C] });
+      return {
+        sum: Array.from(await wg.sum(x, 1).data()),
+        max0: Array.from(await wg.max(x, 0).data()),
+        argmax: Array.from(await wg.argmax(x, 1).data()),
+        softmax: Array.from(await wg.softmax(x, -1).data()),
+        logsumexp: Array.from(await wg.logsumexp(x, 1).data()),
+      } as Record<string, number[]>;
+    }, { a, R, C });
+    const rows = Array.from({ length: R }, (_, i) => a.slice(i * C, (i + 1) * C));
+    expectClose('sum', got.sum, rows.map((r) => r.reduce((s, v) => s + v, 0)), { rtol: 1e-5, atol: 1e-5 });
+    expectClose('max', got.max0, Array.from({ length: C }, (_, j) => Math.max(...rows.map((r) => r[j]))));
+    expect(got.argmax).toEqual(rows.map((r) => r.indexOf(Math.max(...r))));
+    const lse = rows.map((r) => { const m = Math.max(...r); return m + Math.log(r.reduce((s, v) => s + Math.exp(v - m), 0)); });
+    expectClose('logsumexp', got.logsumexp, lse, { rtol: 1e-5, atol: 1e-5 });
+    expectClose('softmax', got.softmax, rows.flatMap((r, i) => r.map((v) => Math.exp(v - lse[i]))), { rtol: 1e-5, atol: 1e-6 });
+  });
 });
