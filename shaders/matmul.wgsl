@@ -7,19 +7,20 @@
 //      Batch dims are broadcast by the launcher (stride 0) and merged where contiguous; boff_*
 //      come from the batch index decomposed over p.bshape with strides p.bsa / p.bsb.
 //   C: [batch, M, N] contiguous.
-// Bindings: 0 a, 1 b (read) | 2 c (read_write) | 3 p
+// Bindings: 0 a, 1 b, 2 bias (read; bias unbound without HAS_BIAS) | 3 c (read_write) | 4 p
+// Epilogue: c = ACT(acc + bias[n]) (slot ACT, an expression of v; override HAS_BIAS).
 // Grid: [tiles_n, tiles_m, batch] with tiles_n = ceil(N / (4*WG_X)), tiles_m = ceil(M / (4*WG_Y)).
 //   When a dimension exceeds the per-dimension limit the launcher folds the same workgroup count
 //   over x, y, z; the shader linearises (x fastest) and bounds-checks against p.batch.
-// Overrides: WG_X, WG_Y (invocations per workgroup along N and M). Slots: none.
-// K = 0 writes zeros (the loop does not run).
+// Overrides: WG_X, WG_Y (invocations per workgroup along N and M), HAS_BIAS. Slots: ACT.
+// K = 0 writes act(bias) (the loop does not run).
 //#include "common.wgsl"
 
 struct Params {
   M: u32, N: u32, K: u32, batch: u32,
   sam: u32, sak: u32, sbk: u32, sbn: u32,
   off_a: u32, off_b: u32, brank: u32, tiles_n: u32,
-  tiles_m: u32, _p0: u32, _p1: u32, _p2: u32,
+  tiles_m: u32, off_bias: u32, _p1: u32, _p2: u32,
   bshape: array<vec4<u32>, 2>,
   bsa: array<vec4<u32>, 2>,
   bsb: array<vec4<u32>, 2>,
@@ -27,11 +28,20 @@ struct Params {
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;
-@group(0) @binding(2) var<storage, read_write> c: array<f32>;
-@group(0) @binding(3) var<uniform> p: Params;
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+@group(0) @binding(4) var<uniform> p: Params;
 
 override WG_X: u32 = 8u;
 override WG_Y: u32 = 8u;
+override HAS_BIAS: u32 = 0u;
+
+// The epilogue: act(v + bias[n]) (slot ACT: an expression of v).
+fn epilogue(acc: f32, n: u32) -> f32 {
+  var v = acc;
+  if (HAS_BIAS != 0u) { v += bias[p.off_bias + n]; }
+  return {{ACT}};
+}
 const TM: u32 = 4u;
 const TN: u32 = 4u;
 
@@ -53,7 +63,7 @@ fn batch_offsets(bi: u32) -> vec2<u32> {
 fn store_row(m: u32, n0: u32, base: u32, v: vec4<f32>) {
   if (m >= p.M) { return; }
   for (var j = 0u; j < TN; j++) {
-    if (n0 + j < p.N) { c[base + j] = v[j]; }
+    if (n0 + j < p.N) { c[base + j] = epilogue(v[j], n0 + j); }
   }
 }
 

@@ -33,6 +33,7 @@ export class Runtime {
   #lost: string | null = null;
   /** Name of the op being recorded, for error messages. */
   currentOp = '';
+  #dummy: GPUBuffer | null = null;
 
   constructor(acquired: AcquiredDevice, opts: InitOptions = {}) {
     this.acquired = acquired;
@@ -59,6 +60,15 @@ export class Runtime {
     void this.device.lost.then((info) => {
       this.#lost = `GPU device lost (${info.reason}): ${info.message}`;
     });
+  }
+
+  /**
+   * A small storage buffer bound for optional inputs that a kernel declares but never reads in
+   * this variant (an unbound binding that the shader references must still be in the layout).
+   */
+  get dummy(): GPUBuffer {
+    this.#dummy ??= this.pool.acquire(256, undefined, 'webgrad:dummy');
+    return this.#dummy;
   }
 
   get strategy() {

@@ -4,6 +4,9 @@ import { acquireDevice, describeAdapter, registerGpuProvider } from '../src/devi
 import { dawnProvider } from '../src/dawn.node.js';
 
 export default async function setup(): Promise<void> {
+  // Runs once per vitest project in the same process: print once.
+  if (process.env.WEBGRAD_ADAPTER_CHECKED) return;
+  process.env.WEBGRAD_ADAPTER_CHECKED = '1';
   registerGpuProvider(dawnProvider);
   try {
     const d = await acquireDevice();

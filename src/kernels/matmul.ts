@@ -10,6 +10,8 @@ import { runtime } from '../runtime.js';
 import { broadcastStrides, fmt, sizeOf, type Shape } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { collapseDims } from './elementwise.js';
+import { launchMatmulSimd } from './matmul_simd.js';
+import { launchMatmulTiled } from './matmul_tiled.js';
 
 /** Invocations per workgroup along N and M; each computes a 4x4 tile of C. */
 const WG_X = 8;
@@ -18,10 +20,60 @@ const TILE_N = 4 * WG_X;
 const TILE_M = 4 * WG_Y;
 const MAX_BATCH_RANK = 8;
 
-/** Options of {@link matmul}: read `a` as [..., K, M] and/or `b` as [..., N, K], transposed. */
+/** Activations the matmul epilogue can apply after the bias. */
+export type Activation = 'none' | 'relu' | 'gelu' | 'gelu_tanh' | 'sigmoid' | 'tanh';
+
+/** WGSL expression of the activation applied to `v` (helpers from common.wgsl). */
+export const ACTIVATION_EXPR: Readonly<Record<Activation, string>> = {
+  none: 'v',
+  relu: 'max(v, 0.0)',
+  gelu: '0.5 * v * (1.0 + erf_s(v * 0.70710678118654752))',
+  gelu_tanh: '0.5 * v * (1.0 + tanh_s(0.79788456080286536 * (v + 0.044715 * v * v * v)))',
+  sigmoid: 'sigmoid_s(v)',
+  tanh: 'tanh_s(v)',
+};
+
+/** Which matmul kernels to use: per adapter by default (see `Strategy`), or the simple reference kernel. */
+export type MatmulStrategy = 'cpu-simd' | 'gpu' | 'simple';
+
+/**
+ * Options of {@link matmul}: `transA` reads `a` as [..., K, M] and `transB` reads `b` as
+ * [..., N, K]; `bias` ([N]) and `activation` form the fused epilogue act(a·b + bias);
+ * `strategy` overrides the kernel family chosen for the adapter.
+ */
 export interface MatmulOptions {
   transA?: boolean;
   transB?: boolean;
+  bias?: Tensor;
+  activation?: Activation;
+  strategy?: MatmulStrategy;
+}
+
+/**
+ * Everything a matmul kernel launcher needs, after validation: the logical problem
+ * C[bi] = act(A[bi] · B[bi] + bias) for bi over the broadcast batch, with A [M, K] element
+ * (m, k) at a.offset + boffA(bi) + m*sam + k*sak, B [K, N] element (k, n) at
+ * b.offset + boffB(bi) + k*sbk + n*sbn, and boff*(bi) the batch index decomposed over
+ * `batchShape` (collapsed, rank <= 8) with strides `bsa` / `bsb`. C is `out`, contiguous
+ * [nb, M, N]. M, N, K and nb are all > 0 except K, which may be 0 (C = act(bias) or zeros).
+ */
+export interface MatmulGeometry {
+  a: Tensor;
+  b: Tensor;
+  out: Tensor;
+  M: number;
+  N: number;
+  K: number;
+  nb: number;
+  batchShape: number[];
+  bsa: number[];
+  bsb: number[];
+  sam: number;
+  sak: number;
+  sbk: number;
+  sbn: number;
+  bias: Tensor | null;
+  activation: Activation;
 }
 
 /** The operands' roles after 1-D promotion, transposes and batch broadcasting. */
@@ -91,7 +143,7 @@ function matrixStrides(t: Tensor, isA: boolean, trans: boolean): [number, number
 }
 
 /** Folds a workgroup count into a grid whose dimensions stay within `max` (x fastest). */
-function foldGrid(op: string, grid: [number, number, number], max: number): [number, number, number] {
+export function foldGrid(op: string, grid: [number, number, number], max: number): [number, number, number] {
   if (grid.every((g) => g <= max)) return grid;
   const total = grid[0] * grid[1] * grid[2];
   // The shader linearises the grid in u32.
@@ -109,17 +161,33 @@ function foldGrid(op: string, grid: [number, number, number], max: number): [num
  * Leading batch dims broadcast NumPy-style ([2,1,M,K] · [3,K,N] -> [2,3,M,N]). A 1-D `a` is a
  * row vector and a 1-D `b` a column vector; that dim is removed from the result ([K]·[K] -> []).
  * `transA` reads `a` as [..., K, M] and `transB` reads `b` as [..., N, K], both transposed,
- * without copying; any strided view is read in place. K = 0 gives zeros.
+ * without copying; any strided view is read in place. `bias` ([N]) and `activation` are fused
+ * into the kernel's epilogue. K = 0 gives act(bias) (zeros without a bias).
  */
 export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
+  const g = matmulGeometry(a, b, opts);
+  if (!g) return Tensor.empty(matmulShape(a.shape, b.shape, opts), 'f32');
+  const strategy = opts.strategy ?? runtime().strategy;
+  if (strategy === 'cpu-simd') launchMatmulSimd(g);
+  else if (strategy === 'gpu') launchMatmulTiled(g);
+  else launchMatmulSimple(g);
+  return g.out;
+}
+
+/** Validates operands and options and builds the geometry; null when the output is empty. */
+export function matmulGeometry(a: Tensor, b: Tensor, opts: MatmulOptions = {}): MatmulGeometry | null {
   if (a.dtype !== 'f32' || b.dtype !== 'f32') {
     throw new Error(`matmul: f32 operands only, got a ${a.dtype} ${fmt(a.shape)} and b ${b.dtype} ${fmt(b.shape)}`);
   }
   const { out: outShape, batch, M, K, N } = plan(a.shape, b.shape, opts);
-  const out = Tensor.empty(outShape, 'f32');
+  const bias = opts.bias ?? null;
+  if (bias && (bias.dtype !== 'f32' || bias.rank !== 1 || bias.shape[0] !== N)) {
+    throw new Error(`matmul: bias must be f32 [${N}], got ${bias.dtype} ${fmt(bias.shape)} (${errShapes(a.shape, b.shape, opts)})`);
+  }
+  const activation = opts.activation ?? 'none';
+  if (!(activation in ACTIVATION_EXPR)) throw new Error(`matmul: unknown activation '${activation}'`);
   const nb = sizeOf(batch);
-  if (nb * M * N === 0) return out;
-
+  if (nb * M * N === 0) return null;
   const bsa = broadcastStrides(a.shape.slice(0, Math.max(0, a.rank - 2)), a.strides.slice(0, Math.max(0, a.rank - 2)), batch);
   const bsb = broadcastStrides(b.shape.slice(0, Math.max(0, b.rank - 2)), b.strides.slice(0, Math.max(0, b.rank - 2)), batch);
   const c = collapseDims(batch, [bsa, bsb]);
@@ -128,26 +196,36 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   }
   const [sam, sak] = matrixStrides(a, true, !!opts.transA);
   const [sbk, sbn] = matrixStrides(b, false, !!opts.transB);
+  const out = Tensor.empty(outShape, 'f32');
+  return {
+    a, b, out, M, N, K, nb, batchShape: c.shape, bsa: c.strides[0], bsb: c.strides[1],
+    sam, sak, sbk, sbn, bias, activation,
+  };
+}
+
+/** The correct-first kernel: a 4x4 register tile per invocation, every operand read through its strides. */
+export function launchMatmulSimple(g: MatmulGeometry): void {
+  const { M, N, K, nb } = g;
   const tilesN = Math.ceil(N / TILE_N);
   const tilesM = Math.ceil(M / TILE_M);
   const params = new Params()
     .u32(M, N, K, nb)
-    .u32(sam, sak, sbk, sbn)
-    .u32(a.offset, b.offset, c.shape.length, tilesN)
-    .u32(tilesM, 0, 0, 0)
-    .u32Array(c.shape, MAX_BATCH_RANK, 1)
-    .u32Array(c.strides[0], MAX_BATCH_RANK)
-    .u32Array(c.strides[1], MAX_BATCH_RANK);
+    .u32(g.sam, g.sak, g.sbk, g.sbn)
+    .u32(g.a.offset, g.b.offset, g.batchShape.length, tilesN)
+    .u32(tilesM, g.bias ? g.bias.offset : 0, 0, 0)
+    .u32Array(g.batchShape, MAX_BATCH_RANK, 1)
+    .u32Array(g.bsa, MAX_BATCH_RANK)
+    .u32Array(g.bsb, MAX_BATCH_RANK);
   const max = runtime().limits.maxComputeWorkgroupsPerDimension;
   dispatch({
     op: 'matmul',
     shader: 'matmul',
     entry: 'matmul_tile',
-    overrides: { WG_X, WG_Y },
-    inputs: [a, b],
-    outputs: [out],
+    slots: { ACT: ACTIVATION_EXPR[g.activation] },
+    overrides: { WG_X, WG_Y, HAS_BIAS: g.bias ? 1 : 0 },
+    inputs: [g.a, g.b, g.bias ?? runtime().dummy],
+    outputs: [g.out],
     params,
     workgroups: foldGrid('matmul', [tilesN, tilesM, nb], max),
   });
-  return out;
 }

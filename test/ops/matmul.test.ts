@@ -3,7 +3,9 @@
 // views (batch strides too), zero-size dims, a folded grid, and the shape errors.
 import { afterAll, describe, expect, it } from 'vitest';
 import * as wg from '../../src/index.node.js';
-import { matmul, matmulShape, type MatmulOptions } from '../../src/kernels/matmul.js';
+import { matmul as mm, matmulShape, type Activation, type MatmulOptions, type MatmulStrategy } from '../../src/kernels/matmul.js';
+import { forceSimdTile, simdTile } from '../../src/kernels/matmul_simd.js';
+import { gelu, geluTanh, sigmoid } from '../reference/core.js';
 import { gpu } from '../helpers/gpu.js';
 import { expectClose, printReport } from '../helpers/compare.js';
 import { uniform } from '../helpers/rand.js';
@@ -25,12 +27,12 @@ function innerDim(aShape: readonly number[], opts: MatmulOptions): number {
 let seed = 100;
 
 /** Runs matmul on fresh random contiguous inputs and compares with the reference. */
-async function check(op: string, aShape: number[], bShape: number[], opts: MatmulOptions = {}): Promise<void> {
+async function checkWith(op: string, aShape: number[], bShape: number[], opts: MatmulOptions = {}): Promise<void> {
   const A: Arr = { data: uniform(size(aShape), seed++), shape: aShape };
   const B: Arr = { data: uniform(size(bShape), seed++), shape: bShape };
   const a = wg.tensor(A.data as Float32Array, { shape: aShape });
   const b = wg.tensor(B.data as Float32Array, { shape: bShape });
-  const out = matmul(a, b, opts);
+  const out = mm(a, b, opts);
   const want = matmulRef(A, B, opts);
   expect(out.shape, `${op} a=${aShape} b=${bShape}`).toEqual(want.shape);
   expectClose(op, await out.data(), want.data, tolFor(innerDim(aShape, opts)), out.shape);
@@ -58,7 +60,15 @@ describe('matmulShape (pure)', () => {
   });
 });
 
-describe.skipIf(!rt)('matmul', () => {
+/** The kernel families: every one runs this suite (cpu-simd only where subgroups exist). */
+// WEBGRAD_TEST_STRATEGIES narrows the list (the SwiftShader project runs only cpu-simd at subgroup size 4).
+const STRATEGIES = (process.env.WEBGRAD_TEST_STRATEGIES?.split(',') ?? ['simple', 'gpu', 'cpu-simd']) as MatmulStrategy[];
+const usable = (s: MatmulStrategy) => !!rt && (s !== 'cpu-simd' || (rt.hasFeature('subgroups') && rt.acquired.info.subgroupMinSize === rt.acquired.info.subgroupMaxSize));
+
+for (const strategy of STRATEGIES) describe.skipIf(!usable(strategy))(`matmul (${strategy})`, () => {
+  const check = (op: string, a: number[], b: number[], opts: MatmulOptions = {}) => checkWith(`${op} [${strategy}]`, a, b, { ...opts, strategy });
+  const matmul = (a: wg.Tensor, b: wg.Tensor, opts: MatmulOptions = {}) => mm(a, b, { ...opts, strategy });
+
   it('one of M, K, N at 1, 3, 17, 1000, 4099 with the others 5 or 7', async () => {
     for (const s of [1, 3, 17, 1000, 4099]) {
       await check('matmul', [s, 5], [5, 7]);
@@ -172,7 +182,64 @@ describe.skipIf(!rt)('matmul', () => {
   it('rejects non-f32 operands with one line', () => {
     const a = wg.zeros([4, 3], 'i32');
     const b = wg.zeros([3, 2]);
-    expect(() => matmul(a, b)).toThrow('matmul: f32 operands only, got a i32 [4,3] and b f32 [3,2]');
+    expect(() => mm(a, b)).toThrow('matmul: f32 operands only, got a i32 [4,3] and b f32 [3,2]');
     expect(() => matmul(wg.zeros([4, 3]), wg.zeros([5, 2]))).toThrow('matmul: inner dims differ, a=[4,3] b=[5,2]');
+  });
+
+  it('fuses bias and every activation into the epilogue', async () => {
+    const [M, K, N] = [19, 10, 37];
+    const A: Arr = { data: uniform(M * K, 50, -2, 2), shape: [M, K] };
+    const B: Arr = { data: uniform(K * N, 51, -2, 2), shape: [K, N] };
+    const bias = uniform(N, 52);
+    const [a, b, tb] = [wg.tensor(A.data as Float32Array, { shape: A.shape }), wg.tensor(B.data as Float32Array, { shape: B.shape }), wg.tensor(bias)];
+    const base = matmulRef(A, B).data;
+    const acts: [Activation, (v: number) => number][] = [
+      ['none', (v) => v], ['relu', (v) => Math.max(v, 0)], ['gelu', gelu], ['gelu_tanh', geluTanh],
+      ['sigmoid', sigmoid], ['tanh', Math.tanh],
+    ];
+    for (const [activation, f] of acts) {
+      const want = Array.from(base, (v, i) => f(v + bias[i % N]));
+      expectClose(`matmul+bias+${activation}`, await matmul(a, b, { bias: tb, activation }).data(), want, tolFor(K));
+    }
+    expectClose('matmul+relu', await matmul(a, b, { activation: 'relu' }).data(), Array.from(base, (v) => Math.max(v, 0)), tolFor(K));
+    // K = 0: the epilogue alone, act(bias).
+    const e = matmul(wg.zeros([3, 0]), wg.zeros([0, N]), { bias: tb, activation: 'relu' });
+    expectClose('matmul K=0 bias', await e.data(), Array.from({ length: 3 * N }, (_, i) => Math.max(bias[i % N], 0)));
+    expect(() => matmul(a, b, { bias: wg.zeros([N + 1]) })).toThrow(`matmul: bias must be f32 [${N}], got f32 [${N + 1}]`);
+    [a, b, tb, e].forEach((t) => t.dispose());
+  });
+
+  it('K-contiguous operands with K % 4 == 0 (read in place by cpu-simd), at aligned and unaligned offsets', async () => {
+    for (const [M, K, N] of [[33, 64, 40], [5, 8, 129], [130, 4, 3]]) {
+      await check('matmul NT', [M, K], [N, K], { transB: true });
+      await check('matmul NT batched', [2, M, K], [2, N, K], { transB: true });
+    }
+    const X = uniform(1 + 9 * 16, 60);
+    const x = wg.tensor(X, { shape: [X.length] });
+    const a = wg.reshape(wg.slice(x, 0, 1), [9, 16]); // offset 1: not vec4-aligned
+    const W: Arr = { data: uniform(5 * 16, 61), shape: [5, 16] };
+    const w = wg.tensor(W.data as Float32Array, { shape: W.shape });
+    const want = matmulRef({ data: X.slice(1), shape: [9, 16] }, W, { transB: true }).data;
+    expectClose('matmul offset', await matmul(a, w, { transB: true }).data(), want, tolFor(16));
+  });
+});
+
+describe.skipIf(!usable('cpu-simd'))('matmul (cpu-simd) register tiles', () => {
+  afterAll(() => forceSimdTile(null));
+  it('every tile shape is correct at odd sizes', async () => {
+    for (const [RA, CB] of [[1, 1], [1, 2], [2, 1], [2, 4], [4, 4], [4, 8]]) {
+      forceSimdTile({ RA, CB });
+      for (const [M, K, N] of [[1, 3, 1], [17, 5, 33], [70, 13, 9], [7, 1000, 7]]) {
+        await checkWith(`matmul tile ${RA}x${CB}`, [M, K], [K, N], { strategy: 'cpu-simd' });
+      }
+      await checkWith(`matmul tile ${RA}x${CB}`, [3, 1, 9, 6], [2, 6, 11], { strategy: 'cpu-simd', transA: false });
+    }
+  });
+
+  it('chooses tiles up to 16 x 32 from the shape', () => {
+    expect(simdTile(1024, 1024, 8)).toEqual({ RA: 2, CB: 4 });
+    expect(simdTile(5, 1024, 8)).toEqual({ RA: 1, CB: 4 });
+    expect(simdTile(1024, 3, 8)).toEqual({ RA: 2, CB: 1 });
+    expect(simdTile(1024, 1024, 4)).toEqual({ RA: 4, CB: 8 });
   });
 });

@@ -1,0 +1,120 @@
+/**
+ * The CPU-SIMD strategy of matmul (shaders/matmul_simd.wgsl), for adapters whose shaders run on
+ * CPU SIMD units (lavapipe, SwiftShader). A workgroup is one subgroup; operands are read as vec4s
+ * along K, so each is either used in place (K-contiguous, K % 4 == 0, vec4-aligned) or first
+ * packed by a small kernel into vec4 rows along K (B transposed, K zero-padded). The register tile
+ * (SG*RA rows x SG*CB columns) is chosen from the shape.
+ */
+import { Params } from '../command_batch.js';
+import { dispatch } from '../dispatch.js';
+import { runtime } from '../runtime.js';
+import { Tensor } from '../tensor.js';
+import { ACTIVATION_EXPR, foldGrid, type MatmulGeometry } from './matmul.js';
+
+const MAX_BATCH_RANK = 8;
+
+/** An operand as the gemm entry reads it: a vec4 buffer, its offset, row stride and batch strides (vec4 units). */
+interface Vec4Operand {
+  buffer: Tensor;
+  offset: number;
+  rowStride: number;
+  batchStrides: number[];
+  /** A packed copy owned by this call (disposed after the dispatch is recorded). */
+  temp: boolean;
+}
+
+/**
+ * Returns the operand as vec4 rows along K: in place when the layout allows, else packed.
+ * rows/rs: the operand's row count and element row stride (M, sam for A; N, sbn for B);
+ * ks: its element stride along K; bs: its batch strides over g.batchShape.
+ */
+function vec4Operand(g: MatmulGeometry, t: Tensor, rows: number, rs: number, ks: number, bs: number[]): Vec4Operand {
+  const K4 = Math.ceil(g.K / 4);
+  const aligned = (v: number) => v % 4 === 0;
+  if (ks === 1 && aligned(g.K) && aligned(rs) && aligned(t.offset) && bs.every(aligned)) {
+    return { buffer: t, offset: t.offset / 4, rowStride: rs / 4, batchStrides: bs.map((s) => s / 4), temp: false };
+  }
+  // Pack the operand's own matrices: the batch dims where it is not broadcast.
+  const own = g.batchShape.map((_, i) => i).filter((i) => bs[i] !== 0);
+  const pshape = own.map((i) => g.batchShape[i]);
+  const count = pshape.reduce((x, y) => x * y, 1);
+  const packed = Tensor.empty([count * rows * K4 * 4], 'f32');
+  const n = count * rows * K4;
+  dispatch({
+    op: 'matmul.pack',
+    shader: 'matmul_simd',
+    entry: 'pack',
+    slots: SLOTS_FOR_PACK,
+    inputs: [t],
+    outputs: [packed],
+    params: new Params()
+      .u32(n, rows, g.K, K4)
+      .u32(rs, ks, t.offset, pshape.length)
+      .u32Array(pshape, MAX_BATCH_RANK, 1)
+      .u32Array(own.map((i) => bs[i]), MAX_BATCH_RANK),
+    workgroups: Math.ceil(n / 64),
+  });
+  // Packed batch strides over the full batch shape: contiguous over the operand's own dims, 0 elsewhere.
+  const batchStrides = new Array<number>(g.batchShape.length).fill(0);
+  let acc = rows * K4;
+  for (let j = own.length - 1; j >= 0; j--) {
+    batchStrides[own[j]] = acc;
+    acc *= pshape[j];
+  }
+  return { buffer: packed, offset: 0, rowStride: K4, batchStrides, temp: true };
+}
+
+/** The gemm's slots are also required to render `pack` (one module); any valid values do. */
+const SLOTS_FOR_PACK = { SG: 4, RA: 1, CB: 1, ACT: 'v' };
+
+let forcedTile: { RA: number; CB: number } | null = null;
+
+/** Forces the register tile of every CPU-SIMD matmul (tests and tuning); null restores the choice by shape. */
+export function forceSimdTile(tile: { RA: number; CB: number } | null): void {
+  forcedTile = tile;
+}
+
+/** Register tile for a shape: RA row groups and CB column groups of SG each (at most 16 x 32 lanes-worth). */
+export function simdTile(M: number, N: number, sg: number): { RA: number; CB: number } {
+  const maxRA = Math.max(1, 16 / sg);
+  const maxCB = Math.max(1, 32 / sg);
+  let RA = 1;
+  while (RA < maxRA && M > RA * sg) RA *= 2;
+  let CB = 1;
+  while (CB < maxCB && N > CB * sg) CB *= 2;
+  return { RA, CB };
+}
+
+/** Launches the CPU-SIMD matmul for a validated geometry (see `MatmulGeometry`). */
+export function launchMatmulSimd(g: MatmulGeometry): void {
+  const rt = runtime();
+  const SG = rt.subgroupSize;
+  if (!rt.hasFeature('subgroups') || SG < 1 || rt.acquired.info.subgroupMinSize !== rt.acquired.info.subgroupMaxSize) {
+    throw new Error(`matmul: the 'cpu-simd' strategy needs the 'subgroups' feature with one fixed subgroup size; use strategy 'gpu'`);
+  }
+  const A = vec4Operand(g, g.a, g.M, g.sam, g.sak, g.bsa);
+  const B = vec4Operand(g, g.b, g.N, g.sbn, g.sbk, g.bsb);
+  const { RA, CB } = forcedTile ?? simdTile(g.M, g.N, SG);
+  const tilesM = Math.ceil(g.M / (SG * RA));
+  const tilesN = Math.ceil(g.N / (SG * CB));
+  const params = new Params()
+    .u32(g.M, g.N, Math.ceil(g.K / 4), g.nb)
+    .u32(A.rowStride, B.rowStride, A.offset, B.offset)
+    .u32(tilesN, tilesM, g.batchShape.length, g.bias ? g.bias.offset : 0)
+    .u32Array(g.batchShape, MAX_BATCH_RANK, 1)
+    .u32Array(A.batchStrides, MAX_BATCH_RANK)
+    .u32Array(B.batchStrides, MAX_BATCH_RANK);
+  dispatch({
+    op: 'matmul',
+    shader: 'matmul_simd',
+    entry: 'gemm',
+    slots: { SG, RA, CB, ACT: ACTIVATION_EXPR[g.activation] },
+    overrides: { HAS_BIAS: g.bias ? 1 : 0 },
+    inputs: [A.buffer, B.buffer, g.bias ?? rt.dummy],
+    outputs: [g.out],
+    params,
+    workgroups: foldGrid('matmul', [tilesN * tilesM * g.nb, 1, 1], rt.limits.maxComputeWorkgroupsPerDimension),
+  });
+  if (A.temp) A.buffer.dispose();
+  if (B.temp) B.buffer.dispose();
+}
