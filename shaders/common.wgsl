@@ -47,3 +47,10 @@ fn pow_s(x: f32, y: f32) -> f32 {
   let odd = (abs(y) % 2.0) == 1.0;
   return select(r, -r, odd);
 }
+
+// d/dx of the tanh-approximated GELU 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3).
+fn gelu_tanh_grad(x: f32) -> f32 {
+  let u = 0.79788456080286536 * (x + 0.044715 * x * x * x);
+  let t = tanh_s(u);
+  return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * 0.79788456080286536 * (1.0 + 3.0 * 0.044715 * x * x);
+}

@@ -10,7 +10,13 @@ export type { DType } from './dtype.js';
 export { scope, keep, setLeakWarnings } from './scope.js';
 export { tensor, empty, full, zeros, ones, zerosLike, onesLike, fullLike, arange, type NestedArray, type TensorOptions } from './creation.js';
 export { contiguous, reshape, flatten, permute, transpose, slice, expand, unsqueeze, squeeze, concat, stack, pad } from './views.js';
-export * from './ops.js';
+export * from '../autograd/index.js';
+export { copy } from './kernels/elementwise.js';
+export type { Operand } from './kernels/elementwise.js';
+export { matmul, matmulShape, type MatmulOptions, type Activation, type MatmulStrategy } from './kernels/matmul.js';
+export { indexSelect, gather, scatterAdd, indexAdd, oneHot } from './kernels/gather.js';
+export { sum, mean, max, min, variance, argmax, argmin, type Axes, type VarianceOptions } from './kernels/reduce.js';
+export { softmax, logSoftmax, logsumexp } from './kernels/softmax.js';
 export type { PoolStats } from './buffer_pool.js';
 export {
   Generator, defaultGenerator, manualSeed, randomBits, rand, randn, randint, randperm, bernoulli, dropoutMask,

@@ -11,6 +11,14 @@ import { track, unwatchLeak, watchLeak } from './scope.js';
 
 let nextId = 1;
 
+/**
+ * What autograd attaches to a tensor made by a recorded op (defined in autograd/; src/ only
+ * carries it). `seq` orders nodes in eager order, so reverse order is a topological order.
+ */
+export interface GradNodeRef {
+  readonly seq: number;
+}
+
 export class Tensor {
   readonly id = nextId++;
   readonly shape: readonly number[];
@@ -20,6 +28,12 @@ export class Tensor {
   readonly dtype: DType;
   #storage: Storage | null;
   readonly #token = {};
+  /** Autograd: gradients are computed for this tensor (a leaf) or flow through it (an op's output). */
+  requiresGrad = false;
+  /** Autograd: the accumulated gradient of a leaf after `backward()`, else null. */
+  grad: Tensor | null = null;
+  /** Autograd: the recorded op that produced this tensor (null for leaves and untracked results). */
+  node: GradNodeRef | null = null;
 
   /** Internal: use the creation functions (`tensor`, `zeros`, ...) instead. */
   constructor(storage: Storage, shape: Shape, dtype: DType, strides: Shape = stridesOf(shape), offset = 0) {
@@ -63,11 +77,26 @@ export class Tensor {
     return this.storage.buffer;
   }
 
+  /**
+   * Re-points this tensor at `storage` (taking over one reference) with contiguous strides at
+   * `offset`, keeping its identity: optimizers move parameters into one flat buffer per group.
+   * The values are not copied; the caller copies them first.
+   */
+  rebind(storage: Storage, offset: number): void {
+    if (!this.isContiguous) throw new Error(`rebind: tensor #${this.id} ${fmt(this.shape)} is not contiguous`);
+    const old = this.storage;
+    this.#storage = storage;
+    (this as { offset: number }).offset = offset;
+    (this as { strides: readonly number[] }).strides = Object.freeze(stridesOf(this.shape));
+    old.release();
+  }
+
   /** Drops this view's reference to the storage; safe to call twice. */
   dispose(): void {
     if (!this.#storage) return;
     this.#storage.release();
     this.#storage = null;
+    this.node = null;
     unwatchLeak(this.#token);
   }
 

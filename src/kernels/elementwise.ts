@@ -170,6 +170,14 @@ const BINARY = {
   le: cmp('<='),
   gt: cmp('>'),
   ge: cmp('>='),
+  // Fused backward rules (a = upstream gradient, b = the forward input x or output y).
+  reluBwd: { expr: (g, x) => `select(0.0, ${g}, ${x} > 0.0)` },
+  geluBwd: { expr: (g, x) => `${g} * (0.5 * (1.0 + erf_s(${x} * 0.70710678118654752)) + ${x} * 0.39894228040143268 * exp(-0.5 * ${x} * ${x}))` },
+  geluTanhBwd: {
+    expr: (g, x) => `${g} * gelu_tanh_grad(${x})`,
+  },
+  sigmoidBwd: { expr: (g, y) => `${g} * ${y} * (1.0 - ${y})` },
+  tanhBwd: { expr: (g, y) => `${g} * (1.0 - ${y} * ${y})` },
 } satisfies Record<string, BinaryDef>;
 
 export type BinaryName = keyof typeof BINARY;

@@ -236,10 +236,12 @@ describe.skipIf(!usable('cpu-simd'))('matmul (cpu-simd) register tiles', () => {
     }
   });
 
-  it('chooses tiles up to 16 x 32 from the shape', () => {
-    expect(simdTile(1024, 1024, 8)).toEqual({ RA: 2, CB: 4 });
+  it('chooses tiles up to 32 x 32 and 128 accumulators per lane from the shape', () => {
+    expect(simdTile(1024, 1024, 8)).toEqual({ RA: 4, CB: 4 });
     expect(simdTile(5, 1024, 8)).toEqual({ RA: 1, CB: 4 });
-    expect(simdTile(1024, 3, 8)).toEqual({ RA: 2, CB: 1 });
+    expect(simdTile(1024, 3, 8)).toEqual({ RA: 4, CB: 1 });
+    expect(simdTile(17, 20, 8)).toEqual({ RA: 4, CB: 4 });
+    expect(simdTile(9, 9, 8)).toEqual({ RA: 2, CB: 2 });
     expect(simdTile(1024, 1024, 4)).toEqual({ RA: 4, CB: 8 });
   });
 });
