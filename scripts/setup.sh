@@ -6,16 +6,19 @@
 # Mesa < 23 (Debian 12 ships 22.x), so on Debian 12 Mesa comes from the bookworm-backports suite.
 # Needs root or sudo for apt; prints what to do instead when neither is available.
 #
-# Usage: bash scripts/setup.sh [--no-browser] [--quiet]   (--quiet: silent when nothing is missing)
+# Also installs Debian's dataset-fashion-mnist (the built-in training data) unless --no-data.
+# Usage: bash scripts/setup.sh [--no-browser] [--no-data] [--quiet]   (--quiet: silent when nothing is missing)
 set -euo pipefail
 
 want_browser=1
+want_data=1
 quiet=0
 for a in "$@"; do
   case "$a" in
     --no-browser) want_browser=0 ;;
+    --no-data) want_data=0 ;;
     --quiet) quiet=1 ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "setup.sh: unknown option '$a'" >&2; exit 2 ;;
   esac
 done
@@ -98,5 +101,17 @@ if [ "$want_browser" = 1 ]; then
     apt_update
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
     say "installed $(/usr/bin/chromium --version 2>/dev/null | head -n1)"
+  fi
+fi
+
+if [ "$want_data" = 1 ]; then
+  fm=/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+  if [ -f "$fm" ]; then
+    ok "Fashion-MNIST present: $(dirname "$fm")"
+  else
+    say "installing Debian's dataset-fashion-mnist (built-in training data)"
+    apt_update
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null
+    say "installed Fashion-MNIST: $(dirname "$fm")"
   fi
 fi
