@@ -3,3 +3,11 @@ export { backward, detach, unbroadcast, type BackwardOptions } from './tape.js';
 export { noGrad, enableGrad, isGradEnabled } from './grad_mode.js';
 export { defineOp, OpContext, type OpSpec, type Grads, type GradNode } from './op.js';
 export * from './ops/elementwise.js';
+export { sum, mean, max, min, variance, argmax, argmin, type Axes, type VarianceOptions } from './ops/reduce.js';
+export { softmax, logSoftmax, logsumexp } from './ops/softmax.js';
+export {
+  reshape, flatten, permute, transpose, slice, expand, squeeze, unsqueeze, concat, stack, pad, contiguous, copy,
+} from './ops/shape.js';
+export { matmul, matmulNT, matmulTN, matmulShape, type Activation, type MatmulOptions, type MatmulStrategy } from './ops/matmul.js';
+export { indexSelect, gather, scatterAdd, indexAdd, oneHot } from './ops/gather.js';
+export { crossEntropy, type CrossEntropyOptions } from './ops/losses.js';

@@ -130,7 +130,11 @@ function run(loss: Tensor, upstream: Tensor | undefined, retain: boolean): void 
       if (owned.has(g)) g.dispose();
       continue;
     }
-    const own = owned.has(g) ? g : add(g, 0);
+    // A leaf's .grad is a standalone contiguous tensor, even when a rule handed on a view of g
+    // (permute, slice, expand): optimizers read it as a flat buffer.
+    const standalone = g.isContiguous && g.offset === 0 && g.storage.length === g.size && g.storage.refs === 1;
+    const own = owned.has(g) && standalone ? g : add(g, 0);
+    if (own !== g && owned.has(g)) g.dispose();
     if (t.grad) {
       const s = add(t.grad, own);
       t.grad.dispose();

@@ -9,16 +9,13 @@ export { Tensor } from './tensor.js';
 export type { DType } from './dtype.js';
 export { scope, keep, setLeakWarnings } from './scope.js';
 export { tensor, empty, full, zeros, ones, zerosLike, onesLike, fullLike, arange, type NestedArray, type TensorOptions } from './creation.js';
-export { contiguous, reshape, flatten, permute, transpose, slice, expand, unsqueeze, squeeze, concat, stack, pad } from './views.js';
+// The ops (elementwise, reductions, softmax, shape ops, matmul, gather family, losses) come from
+// autograd/: they record gradients when an input requires grad, and are plain kernels otherwise.
 export * from '../autograd/index.js';
-export { copy } from './kernels/elementwise.js';
 export type { Operand } from './kernels/elementwise.js';
-export { matmul, matmulShape, type MatmulOptions, type Activation, type MatmulStrategy } from './kernels/matmul.js';
-export { indexSelect, gather, scatterAdd, indexAdd, oneHot } from './kernels/gather.js';
-export { sum, mean, max, min, variance, argmax, argmin, type Axes, type VarianceOptions } from './kernels/reduce.js';
-export { softmax, logSoftmax, logsumexp } from './kernels/softmax.js';
 export type { PoolStats } from './buffer_pool.js';
 export {
   Generator, defaultGenerator, manualSeed, randomBits, rand, randn, randint, randperm, bernoulli, dropoutMask,
   type GeneratorState, type RandomOptions, type RandOptions, type RandnOptions,
 } from './random.js';
+export * from '../models/index.js';

@@ -1,0 +1,19 @@
+/** Models: the module system and layers (backbones, heads and SSL methods build on these). */
+export {
+  Module, param, buffer, isParameter, isBuffer, snakeCase, toSafetensors,
+  type StateValue, type StateDictInput, type LoadOptions, type LoadResult,
+} from './nn/module.js';
+export {
+  Linear, Sequential, MLP, Dropout, Identity, ReLU, GELU, Tanh, Sigmoid,
+  type Layer, type LinearOptions, type DropoutOptions, type MLPOptions, type MLPActivation,
+} from './nn/layers.js';
+export {
+  calculateGain, fanInOut, kaimingUniform, kaimingNormal, xavierUniform, xavierNormal, truncNormal,
+  type Nonlinearity, type FanMode, type InitGeneratorOptions, type KaimingOptions, type XavierOptions, type TruncNormalOptions,
+} from './nn/init.js';
+export {
+  SGD, AdamW, LARS, FlatOptimizer, clipGradNorm, flattenParams,
+  type ParamEntry, type ParamGroupSpec, type ParamGroup, type SGDOptions, type AdamWOptions, type LARSOptions, type ExcludeRule,
+} from './optim.js';
+export { emaUpdate } from './ema.js';
+export { cosineSchedule, warmupCosine, emaMomentum, weightDecaySchedule, type WarmupCosineOptions } from './schedules.js';
