@@ -17,3 +17,7 @@ export {
 } from './optim.js';
 export { emaUpdate } from './ema.js';
 export { cosineSchedule, warmupCosine, emaMomentum, weightDecaySchedule, type WarmupCosineOptions } from './schedules.js';
+export {
+  fitClassifier, evaluateAccuracy, shuffledIndices,
+  type Dataset, type Classifier, type StepOptimizer, type FitOptions,
+} from './classifier.js';

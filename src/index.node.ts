@@ -9,3 +9,4 @@ import { dawnProvider } from './dawn.node.js';
 registerGpuProvider(dawnProvider);
 
 export * from './index.js';
+export { loadFashionMnist, FASHION_MNIST_DIR, FASHION_MNIST_CLASSES } from './data/fashion_mnist.node.js';

@@ -19,3 +19,4 @@ export {
   type GeneratorState, type RandomOptions, type RandOptions, type RandnOptions,
 } from './random.js';
 export * from '../models/index.js';
+export { parseIdx, imageSplit, flattenImages, FASHION_MNIST_MEAN, FASHION_MNIST_STD, type Idx, type ImageSplit } from './data/idx.js';

@@ -46,3 +46,24 @@ export function imageSplit(images: Idx, labels: Idx, name: string): ImageSplit {
   }
   return { images: images.data, labels: labels.data, count: images.shape[0], height: images.shape[1], width: images.shape[2] };
 }
+
+/** Fashion-MNIST's training-set pixel mean and std (after scaling to [0, 1]). */
+export const FASHION_MNIST_MEAN = 0.286;
+export const FASHION_MNIST_STD = 0.353;
+
+/**
+ * Images of a split as flat normalised rows: x = (pixel / 255 - mean) / std, [count, H*W], with
+ * labels as i32; optionally only the rows `from` to `to`.
+ */
+export function flattenImages(
+  s: ImageSplit,
+  { mean = FASHION_MNIST_MEAN, std = FASHION_MNIST_STD, from = 0, to = s.count }: { mean?: number; std?: number; from?: number; to?: number } = {},
+): { x: Float32Array; y: Int32Array; count: number; dim: number } {
+  if (!(from >= 0 && to <= s.count && from < to)) throw new Error(`flattenImages: rows [${from}, ${to}) are outside [0, ${s.count})`);
+  const dim = s.height * s.width;
+  const count = to - from;
+  const x = new Float32Array(count * dim);
+  const scale = 1 / (255 * std);
+  for (let i = 0; i < x.length; i++) x[i] = s.images[from * dim + i] * scale - mean / std;
+  return { x, y: Int32Array.from(s.labels.subarray(from, to)), count, dim };
+}
