@@ -25,23 +25,10 @@
 //   linearises (x fastest) and bounds-checks against p.batch.
 // Overrides: WG_X, WG_Y (invocations along N and M), BK (k step, a multiple of 4), A_ALONG_K, A_V4,
 //   B_ALONG_K, B_V4, HAS_BIAS. Slots: ACT.
-//#include "common.wgsl"
-
-struct Params {
-  M: u32, N: u32, K: u32, batch: u32,
-  sam: u32, sak: u32, sbk: u32, sbn: u32,
-  off_a: u32, off_b: u32, brank: u32, tiles_n: u32,
-  tiles_m: u32, off_bias: u32, _p1: u32, _p2: u32,
-  bshape: array<vec4<u32>, 2>,
-  bsa: array<vec4<u32>, 2>,
-  bsb: array<vec4<u32>, 2>,
-}
+//#include "gemm.wgsl"
 
 @group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> c: array<f32>;
-@group(0) @binding(4) var<uniform> p: Params;
 
 override WG_X: u32 = 16u;
 override WG_Y: u32 = 16u;
@@ -50,34 +37,12 @@ override A_ALONG_K: u32 = 1u;
 override A_V4: u32 = 0u;
 override B_ALONG_K: u32 = 0u;
 override B_V4: u32 = 0u;
-override HAS_BIAS: u32 = 0u;
 
 // As[k * WG_Y + i] = A[m0 + 4i .. m0 + 4i + 3, k0 + k];  Bs[k * WG_X + j] = B[k0 + k, n0 + 4j .. n0 + 4j + 3]
 var<workgroup> As: array<vec4<f32>, BK * WG_Y>;
 var<workgroup> Bs: array<vec4<f32>, BK * WG_X>;
 
 const LANE = vec4<u32>(0u, 1u, 2u, 3u);
-
-// The epilogue: act(v + bias[n]) (slot ACT: an expression of v).
-fn epilogue(acc: f32, n: u32) -> f32 {
-  var v = acc;
-  if (HAS_BIAS != 0u) { v += bias[p.off_bias + n]; }
-  return {{ACT}};
-}
-
-// Element offsets of batch entry `bi` in a and b (x: a, y: b).
-fn batch_offsets(bi: u32) -> vec2<u32> {
-  var rem = bi;
-  var o = vec2<u32>(p.off_a, p.off_b);
-  for (var d = i32(p.brank) - 1; d >= 0; d--) {
-    let u = u32(d);
-    let dim = at8(p.bshape, u);
-    let i = rem % dim;
-    rem = rem / dim;
-    o += i * vec2<u32>(at8(p.bsa, u), at8(p.bsb, u));
-  }
-  return o;
-}
 
 // The quad of `a` at elements e, e+s, e+2s, e+3s, of which the first nv (0..4) are inside the
 // matrix; the others are 0. With A_V4, s = 1 and e is a multiple of 4 (one aligned vec4).
@@ -140,14 +105,6 @@ fn load_b(li: u32, bo: u32, n0: u32, k0: u32) {
       let nv = select(0u, min(p.N - n, 4u), k < p.K && n < p.N);
       Bs[q] = quad_b(bo + k * p.sbk + n * p.sbn, p.sbn, nv);
     }
-  }
-}
-
-// Writes row `m` of the register tile (columns n0..n0+3, those below N) at C offset `base`.
-fn store_row(m: u32, n0: u32, base: u32, v: vec4<f32>) {
-  if (m >= p.M) { return; }
-  for (var j = 0u; j < 4u; j++) {
-    if (n0 + j < p.N) { c[base + j] = epilogue(v[j], n0 + j); }
   }
 }
 

@@ -30,8 +30,8 @@ const SAMPLES: Record<string, Slots[]> = {
     { SG: 1, XOR: 'subgroupShuffleXor(v, m)' },
   ],
 };
-/** Files compiled only through the shaders that include them (rows.wgsl needs the includer's `p`). */
-const INCLUDE_ONLY = new Set(['common', 'rows']);
+/** Files compiled only through the shaders that include them (rows.wgsl and gemm.wgsl need the includer's declarations). */
+const INCLUDE_ONLY = new Set(['common', 'rows', 'gemm']);
 /** Variants that enable subgroups compile only where the device has the feature. */
 const usable = (code: string) => !/^\s*enable subgroups;/m.test(code) || rt!.hasFeature('subgroups');
 

@@ -18,7 +18,8 @@ const WG_X = 8;
 const WG_Y = 8;
 const TILE_N = 4 * WG_X;
 const TILE_M = 4 * WG_Y;
-const MAX_BATCH_RANK = 8;
+/** Batch dims a kernel takes after merging. */
+export const MAX_BATCH_RANK = 8;
 
 /** Activations the matmul epilogue can apply after the bias. */
 export type Activation = 'none' | 'relu' | 'gelu' | 'gelu_tanh' | 'sigmoid' | 'tanh';
@@ -203,11 +204,16 @@ export function matmulGeometry(a: Tensor, b: Tensor, opts: MatmulOptions = {}): 
   };
 }
 
-/** The correct-first kernel: a 4x4 register tile per invocation, every operand read through its strides. */
-export function launchMatmulSimple(g: MatmulGeometry): void {
+/**
+ * Records a strided GEMM kernel that uses shaders/gemm.wgsl's uniform and epilogue (the simple and
+ * the tiled strategy): a grid of output tiles of tileM x tileN, folded within the grid limits.
+ */
+export function launchGemm(
+  g: MatmulGeometry, shader: string, entry: string, overrides: Record<string, number>, tileM: number, tileN: number,
+): void {
   const { M, N, K, nb } = g;
-  const tilesN = Math.ceil(N / TILE_N);
-  const tilesM = Math.ceil(M / TILE_M);
+  const tilesN = Math.ceil(N / tileN);
+  const tilesM = Math.ceil(M / tileM);
   const params = new Params()
     .u32(M, N, K, nb)
     .u32(g.sam, g.sak, g.sbk, g.sbn)
@@ -216,16 +222,21 @@ export function launchMatmulSimple(g: MatmulGeometry): void {
     .u32Array(g.batchShape, MAX_BATCH_RANK, 1)
     .u32Array(g.bsa, MAX_BATCH_RANK)
     .u32Array(g.bsb, MAX_BATCH_RANK);
-  const max = runtime().limits.maxComputeWorkgroupsPerDimension;
+  const rt = runtime();
   dispatch({
     op: 'matmul',
-    shader: 'matmul',
-    entry: 'matmul_tile',
+    shader,
+    entry,
     slots: { ACT: ACTIVATION_EXPR[g.activation] },
-    overrides: { WG_X, WG_Y, HAS_BIAS: g.bias ? 1 : 0 },
-    inputs: [g.a, g.b, g.bias ?? runtime().dummy],
+    overrides: { ...overrides, HAS_BIAS: g.bias ? 1 : 0 },
+    inputs: [g.a, g.b, g.bias ?? rt.dummy],
     outputs: [g.out],
     params,
-    workgroups: foldGrid('matmul', [tilesN, tilesM, nb], max),
+    workgroups: foldGrid('matmul', [tilesN, tilesM, nb], rt.limits.maxComputeWorkgroupsPerDimension),
   });
+}
+
+/** The simple strategy: a 4x4 register tile per invocation, every operand read through its strides. */
+export function launchMatmulSimple(g: MatmulGeometry): void {
+  launchGemm(g, 'matmul', 'matmul_tile', { WG_X, WG_Y }, TILE_M, TILE_N);
 }

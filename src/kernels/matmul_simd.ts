@@ -9,9 +9,8 @@ import { Params } from '../command_batch.js';
 import { dispatch } from '../dispatch.js';
 import { runtime } from '../runtime.js';
 import { Tensor } from '../tensor.js';
-import { ACTIVATION_EXPR, foldGrid, type MatmulGeometry } from './matmul.js';
+import { ACTIVATION_EXPR, foldGrid, MAX_BATCH_RANK, type MatmulGeometry } from './matmul.js';
 
-const MAX_BATCH_RANK = 8;
 
 /** An operand as the gemm entry reads it: a vec4 buffer, its offset, row stride and batch strides (vec4 units). */
 interface Vec4Operand {

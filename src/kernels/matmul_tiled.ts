@@ -5,17 +5,12 @@
  * read in place through their strides (transposes, views, broadcast batches): the load axis and
  * vec4 loads are chosen per call from the strides, so nothing is packed or copied.
  */
-import { Params } from '../command_batch.js';
-import { dispatch } from '../dispatch.js';
-import { runtime } from '../runtime.js';
 import { fmt } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { ACTIVATION_EXPR, foldGrid, type MatmulGeometry } from './matmul.js';
+import { launchGemm, type MatmulGeometry } from './matmul.js';
 
 /** K step staged through workgroup memory (a multiple of 4). */
 const BK = 16;
-/** Batch dims the shader's Params hold (matmulGeometry merges to at most this many). */
-const MAX_BATCH_RANK = 8;
 
 /** The override constants of one launch (see the header of shaders/matmul_tiled.wgsl). */
 export interface MatmulTiledConfig {
@@ -72,30 +67,8 @@ function checkVec4Buffer(name: string, t: Tensor, g: MatmulGeometry): void {
 
 /** Records the tiled GPU-strategy kernel for a validated geometry (see `MatmulGeometry`). */
 export function launchMatmulTiled(g: MatmulGeometry): void {
-  const { M, N, K, nb } = g;
   checkVec4Buffer('a', g.a, g);
   checkVec4Buffer('b', g.b, g);
   const cfg = matmulTiledConfig(g);
-  const tilesN = Math.ceil(N / (4 * cfg.WG_X));
-  const tilesM = Math.ceil(M / (4 * cfg.WG_Y));
-  const params = new Params()
-    .u32(M, N, K, nb)
-    .u32(g.sam, g.sak, g.sbk, g.sbn)
-    .u32(g.a.offset, g.b.offset, g.batchShape.length, tilesN)
-    .u32(tilesM, g.bias ? g.bias.offset : 0, 0, 0)
-    .u32Array(g.batchShape, MAX_BATCH_RANK, 1)
-    .u32Array(g.bsa, MAX_BATCH_RANK)
-    .u32Array(g.bsb, MAX_BATCH_RANK);
-  const max = runtime().limits.maxComputeWorkgroupsPerDimension;
-  dispatch({
-    op: 'matmul',
-    shader: 'matmul_tiled',
-    entry: 'matmul_tiled',
-    slots: { ACT: ACTIVATION_EXPR[g.activation] },
-    overrides: { ...cfg, HAS_BIAS: g.bias ? 1 : 0 },
-    inputs: [g.a, g.b, g.bias ?? runtime().dummy],
-    outputs: [g.out],
-    params,
-    workgroups: foldGrid('matmul', [tilesN, tilesM, nb], max),
-  });
+  launchGemm(g, 'matmul_tiled', 'matmul_tiled', { ...cfg }, 4 * cfg.WG_Y, 4 * cfg.WG_X);
 }
