@@ -1,10 +1,12 @@
-// Helpers shared by the benchmarks in bench/: peer loading on webgrad's own Dawn instance, quiet-machine
-// gating, timing statistics, seeded inputs, the quoted CPU ceiling and a plain-text table.
+// Helpers shared by the benchmarks in bench/: the common command-line flags, peer loading on webgrad's own
+// Dawn instance, quiet-machine gating, timing statistics, seeded inputs, the quoted CPU ceiling, a
+// plain-text table and the JSON report.
 // Peers (TensorFlow.js, jax-js) come from bench/node_modules (`npm run bench:setup`); Dawn (`webgpu`) is
 // the repository root's copy, the same module webgrad loads, so everything runs on one Dawn instance.
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import path from 'node:path';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -31,6 +33,41 @@ export function randomF32(n, seed) {
   return out;
 }
 
+/** The fewest timed runs a benchmark accepts (medians of fewer are too noisy on a shared machine). */
+export const MIN_RUNS = 5;
+
+/**
+ * Parses the flags every benchmark shares: --runs (integer >= MIN_RUNS), --peers (`tfjs,jax`, one of
+ * them, or `none`; `jax-js` is read as `jax`), --json (a file for the raw numbers), --quiet-timeout
+ * (seconds, 0 = no gate) and -h, plus the benchmark's own `options` (node:util parseArgs specs).
+ * `usage` is the line printed by -h. Returns { runs, peers, json, quietTimeout, values } (`values`:
+ * every parsed flag, the benchmark's own included); throws one line on a bad value.
+ */
+export function parseBenchArgs({ usage, options = {}, defaultRuns = MIN_RUNS }) {
+  const { values } = parseArgs({
+    options: {
+      ...options,
+      runs: { type: 'string', default: String(defaultRuns) },
+      peers: { type: 'string', default: 'tfjs,jax' },
+      json: { type: 'string' },
+      'quiet-timeout': { type: 'string', default: '60' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(usage);
+    process.exit(0);
+  }
+  const runs = Number(values.runs);
+  if (!Number.isInteger(runs) || runs < MIN_RUNS) throw new Error(`--runs must be an integer >= ${MIN_RUNS}, got '${values.runs}'`);
+  const quietTimeout = Number(values['quiet-timeout']);
+  if (!(quietTimeout >= 0)) throw new Error(`--quiet-timeout must be >= 0 seconds, got '${values['quiet-timeout']}'`);
+  const peers = values.peers.split(',').map((p) => p.trim().toLowerCase()).filter((p) => p && p !== 'none')
+    .map((p) => (p === 'jax-js' ? 'jax' : p));
+  for (const p of peers) if (p !== 'tfjs' && p !== 'jax') throw new Error(`--peers: unknown peer '${p}' (tfjs, jax)`);
+  return { runs, peers, json: values.json, quietTimeout, values };
+}
+
 /**
  * Runs bench/waitquiet.sh (>= 90% idle over 2 s, at most `timeoutS` seconds) and returns its line
  * (UTC timestamp, idle share, loadavg) and whether the machine was quiet. `timeoutS` 0 skips the wait.
@@ -44,6 +81,16 @@ export function waitQuiet(timeoutS) {
       resolve({ quiet: !err, line });
     });
   });
+}
+
+/**
+ * The quiet gate before timed runs: waits (see waitQuiet), prints the gate's line after `name` (a
+ * side, a round), with a warning when the machine stayed busy, and returns the line.
+ */
+export async function quietGate(name, timeoutS) {
+  const q = await waitQuiet(timeoutS);
+  console.log(`  ${name.padEnd(7)} ${q.line}${q.quiet === false ? '  [WARNING: timing on a busy machine]' : ''}`);
+  return q.line;
 }
 
 /**
@@ -62,6 +109,43 @@ export async function shareGpuWithPeers(gpu) {
   Object.defineProperty(globalThis.navigator, 'gpu', { value: gpu, configurable: true });
 }
 
+let gpuCounts = null;
+
+/**
+ * Counts GPU commands from every device of this process, webgrad's and the peers' alike, by wrapping
+ * methods of Dawn's classes (the `webgpu` package's globals, one Dawn instance for all): compute
+ * dispatches (GPUComputePassEncoder.dispatchWorkgroups / ...Indirect), queue submits, uploads
+ * (queue.writeBuffer calls and bytes) and readbacks (GPUBuffer.mapAsync). Returns a function giving a
+ * snapshot of the running totals { dispatches, submits, uploads, uploadBytes, readbacks }; calling it
+ * again returns the same counters. A wrapper costs well under a microsecond per call.
+ */
+export async function installGpuCounters() {
+  if (gpuCounts) return gpuCounts;
+  const { globals } = await import('webgpu');
+  const c = { dispatches: 0, submits: 0, uploads: 0, uploadBytes: 0, readbacks: 0 };
+  const wrap = (proto, name, count) => {
+    const orig = proto?.[name];
+    if (typeof orig !== 'function') return;
+    proto[name] = function (...args) {
+      count(args);
+      return orig.apply(this, args);
+    };
+  };
+  const pass = globals.GPUComputePassEncoder?.prototype;
+  wrap(pass, 'dispatchWorkgroups', () => { c.dispatches++; });
+  wrap(pass, 'dispatchWorkgroupsIndirect', () => { c.dispatches++; });
+  const queue = globals.GPUQueue?.prototype;
+  wrap(queue, 'submit', () => { c.submits++; });
+  wrap(queue, 'writeBuffer', ([, , data, dataOffset = 0, size]) => {
+    c.uploads++;
+    const el = data?.BYTES_PER_ELEMENT ?? 1; // typed arrays: offset and size count elements
+    c.uploadBytes += size !== undefined ? size * el : (data?.byteLength ?? 0) - dataOffset * el;
+  });
+  wrap(globals.GPUBuffer?.prototype, 'mapAsync', () => { c.readbacks++; });
+  gpuCounts = () => ({ ...c });
+  return gpuCounts;
+}
+
 /** Version of a package installed in bench/node_modules (null when absent). */
 export function benchPackageVersion(name) {
   try {
@@ -77,11 +161,16 @@ function whyNotLoaded(e) {
   return (e?.message ?? String(e)).split('\n')[0];
 }
 
-/** TensorFlow.js core + WebGPU backend on navigator.gpu; throws one line when it cannot run. */
-export async function loadTfjs() {
+/**
+ * TensorFlow.js core + WebGPU backend on navigator.gpu; throws one line when it cannot run. With
+ * `gradients`, also imports the union package `@tensorflow/tfjs`, whose Node entry registers the
+ * gradient functions on the same core (tfjs-core's own Node entry registers none).
+ */
+export async function loadTfjs({ gradients = false } = {}) {
   let tf;
   try {
     tf = await import('@tensorflow/tfjs-core');
+    if (gradients) await import('@tensorflow/tfjs');
     await import('@tensorflow/tfjs-backend-webgpu');
   } catch (e) {
     throw new Error(whyNotLoaded(e));
@@ -105,6 +194,35 @@ export async function loadJax() {
   if (!devices.includes('webgpu')) throw new Error(`jax-js init() found devices [${devices.join(', ')}], no webgpu`);
   jax.defaultDevice('webgpu');
   return { jax, version: benchPackageVersion('@jax-js/jax') ?? 'unknown' };
+}
+
+/**
+ * Loads the requested peers (`['tfjs', 'jax']` or a subset) on webgrad's Dawn instance (`rt`, the
+ * runtime from `wg.init()`), printing one line per peer. A peer that cannot load is skipped, with
+ * the reason. Returns { tfjs, jax, info }: the loaded modules ({ tf } / { jax }, absent when
+ * skipped or not requested) and a one-line description (or the reason it was skipped) per peer.
+ */
+export async function loadPeers(rt, peers, { tfjsGradients = false } = {}) {
+  const out = { info: {} };
+  if (peers.length) await shareGpuWithPeers(rt.acquired.gpu);
+  for (const p of peers) {
+    try {
+      if (p === 'tfjs') {
+        const { tf, version, adapter } = await loadTfjs({ gradients: tfjsGradients });
+        out.tfjs = { tf };
+        out.info.tfjs = `@tensorflow/tfjs-core ${version} + tfjs-backend-webgpu (adapter ${adapter || 'n/a'})`;
+      } else {
+        const { jax, version } = await loadJax();
+        out.jax = { jax };
+        out.info.jax = `@jax-js/jax ${version} (webgpu device)`;
+      }
+      console.log(`peer ${p}: ${out.info[p]}`);
+    } catch (e) {
+      out.info[p] = `skipped: ${e.message}`;
+      console.log(`peer ${p}: SKIPPED: ${e.message}`);
+    }
+  }
+  return out;
 }
 
 /**
@@ -143,4 +261,11 @@ export function fmt3(x, none = '—') {
 export function fmtErr(x) {
   if (x === null || x === undefined) return '—';
   return Number.isFinite(x) ? x.toExponential(1) : String(x);
+}
+
+/** Writes `obj` as indented JSON to `file` (directories created) and says so. */
+export function writeJson(file, obj) {
+  mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  writeFileSync(file, `${JSON.stringify(obj, null, 2)}\n`);
+  console.log(`\nraw numbers written to ${file}`);
 }

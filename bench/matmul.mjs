@@ -14,16 +14,12 @@
 // gated on bench/waitquiet.sh. GFLOP/s = 2·M·N·K·batch / median time. Each side's result is checked
 // against float64 dot products at sampled entries, and each peer's whole result against webgrad's,
 // so a broken kernel or peer shows as WRONG instead of winning.
-import { parseArgs } from 'node:util';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import * as wg from '../dist/node.js';
 import {
-  fmt3, fmtErr, formatTable, loadJax, loadTfjs, median, quotedCpuCeiling, randomF32, shareGpuWithPeers, waitQuiet,
+  fmt3, fmtErr, formatTable, loadPeers, median, MIN_RUNS, parseBenchArgs, quietGate, quotedCpuCeiling, randomF32, writeJson,
 } from './common.mjs';
 
 const WARMUPS = 2;
-const MIN_RUNS = 5;
 /** Entries of C checked against a float64 dot product on every side. */
 const F64_SAMPLES = 64;
 
@@ -154,9 +150,7 @@ async function measure(side, s, A, B, opts) {
   try {
     inp = await side.upload(s, A, B);
     for (let i = 0; i < WARMUPS; i++) (await side.run(inp)).dispose();
-    const q = await waitQuiet(opts.quietTimeout);
-    rec.quiet = q.line;
-    console.log(`  ${side.name.padEnd(7)} ${q.line}${q.quiet === false ? '  [WARNING: timing on a busy machine]' : ''}`);
+    rec.quiet = await quietGate(side.name, opts.quietTimeout);
     for (let i = 0; i < opts.runs; i++) {
       const t0 = performance.now();
       const r = await side.run(inp);
@@ -178,30 +172,13 @@ async function measure(side, s, A, B, opts) {
 }
 
 function parseCli() {
-  const { values } = parseArgs({
-    options: {
-      sizes: { type: 'string', default: DEFAULT_SIZES },
-      runs: { type: 'string', default: String(MIN_RUNS) },
-      peers: { type: 'string', default: 'tfjs,jax' },
-      json: { type: 'string' },
-      'quiet-timeout': { type: 'string', default: '60' },
-      help: { type: 'boolean', short: 'h' },
-    },
+  const { values, ...opts } = parseBenchArgs({
+    usage: `usage: node bench/matmul.mjs [--sizes ${DEFAULT_SIZES}] [--runs N>=${MIN_RUNS}] ` +
+      '[--peers tfjs,jax|none] [--json out/bench-matmul.json] [--quiet-timeout seconds, 0 = no gate]',
+    options: { sizes: { type: 'string', default: DEFAULT_SIZES } },
   });
-  if (values.help) {
-    console.log(`usage: node bench/matmul.mjs [--sizes ${DEFAULT_SIZES}] [--runs N>=${MIN_RUNS}] ` +
-      '[--peers tfjs,jax|none] [--json out/bench-matmul.json] [--quiet-timeout seconds, 0 = no gate]');
-    process.exit(0);
-  }
-  const runs = Number(values.runs);
-  if (!Number.isInteger(runs) || runs < MIN_RUNS) throw new Error(`--runs must be an integer >= ${MIN_RUNS}, got '${values.runs}'`);
-  const quietTimeout = Number(values['quiet-timeout']);
-  if (!(quietTimeout >= 0)) throw new Error(`--quiet-timeout must be >= 0 seconds, got '${values['quiet-timeout']}'`);
-  const peers = values.peers.split(',').map((p) => p.trim().toLowerCase()).filter((p) => p && p !== 'none')
-    .map((p) => (p === 'jax-js' ? 'jax' : p));
-  for (const p of peers) if (p !== 'tfjs' && p !== 'jax') throw new Error(`--peers: unknown peer '${p}' (tfjs, jax)`);
   const shapes = values.sizes.split(',').map((t) => t.trim()).filter(Boolean).map(parseShape);
-  return { shapes, runs, peers, json: values.json, quietTimeout };
+  return { shapes, ...opts };
 }
 
 async function main() {
@@ -213,26 +190,11 @@ async function main() {
   console.log(`webgrad matmul kernel strategy: ${rt.strategy}${rt.subgroupSize ? ` (subgroup size ${rt.subgroupSize})` : ''}`);
 
   // Peers: loaded on webgrad's Dawn instance; one that fails to load is skipped, with the reason.
+  const loaded = await loadPeers(rt, opts.peers);
+  const peerInfo = loaded.info;
   const sides = [webgradSide()];
-  const peerInfo = {};
-  if (opts.peers.length) await shareGpuWithPeers(rt.acquired.gpu);
-  for (const p of opts.peers) {
-    try {
-      if (p === 'tfjs') {
-        const { tf, version, adapter } = await loadTfjs();
-        sides.push(tfjsSide(tf));
-        peerInfo.tfjs = `@tensorflow/tfjs-core ${version} + tfjs-backend-webgpu (adapter ${adapter || 'n/a'})`;
-      } else {
-        const { jax, version } = await loadJax();
-        sides.push(jaxSide(jax));
-        peerInfo.jax = `@jax-js/jax ${version} (webgpu device)`;
-      }
-      console.log(`peer ${p}: ${peerInfo[p]}`);
-    } catch (e) {
-      peerInfo[p] = `skipped: ${e.message}`;
-      console.log(`peer ${p}: SKIPPED: ${e.message}`);
-    }
-  }
+  if (loaded.tfjs) sides.push(tfjsSide(loaded.tfjs.tf));
+  if (loaded.jax) sides.push(jaxSide(loaded.jax.jax));
   const ceiling = quotedCpuCeiling();
   console.log();
 
@@ -264,15 +226,12 @@ async function main() {
     console.log(`  "${ceiling.ceiling}"${ceiling.cpu ? `  [CPU: ${ceiling.cpu}]` : ''}`);
   }
   if (opts.json) {
-    const out = {
+    writeJson(opts.json, {
       started, finished: new Date().toISOString(), node: process.version, adapter: rt.describe(), strategy: rt.strategy,
       warmups: WARMUPS, runs: opts.runs, peers: peerInfo, cpu_ceiling_quoted: ceiling,
       results: results.map(({ shape: { batch, M, K, N, label, flop }, tolerance: tol, sides: recs }) =>
         ({ label, batch, M, K, N, flop, tolerance: tol, sides: recs })),
-    };
-    mkdirSync(path.dirname(path.resolve(opts.json)), { recursive: true });
-    writeFileSync(opts.json, `${JSON.stringify(out, null, 2)}\n`);
-    console.log(`\nraw numbers written to ${opts.json}`);
+    });
   }
   const webgradWrong = results.some((r) => r.sides.webgrad.ok === false);
   process.exit(webgradWrong ? 1 : 0); // exit explicitly: Dawn keeps handles that hold the event loop
