@@ -8,6 +8,7 @@
 import { fmt, sameShape } from '../src/shape.js';
 import { Tensor } from '../src/tensor.js';
 import { keep, scope } from '../src/scope.js';
+import { runtime } from '../src/runtime.js';
 import { binary } from '../src/kernels/elementwise.js';
 import { full } from '../src/creation.js';
 import { reshape } from '../src/views.js';
@@ -47,6 +48,8 @@ export function backward(loss: Tensor, grad?: Tensor, opts: BackwardOptions = {}
   if (grad && !sameShape(grad.shape, loss.shape)) {
     throw new Error(`backward: upstream gradient ${fmt(grad.shape)} does not match output ${fmt(loss.shape)}`);
   }
+  // Submit the recorded forward first: the GPU runs it while the backward is being recorded.
+  runtime().flush();
   noGrad(() => run(loss, grad, !!opts.retainGraph));
 }
 
