@@ -12,45 +12,38 @@ import type { Tensor } from '../../src/tensor.js';
 import { slice } from '../../src/views.js';
 import { defineOp } from '../op.js';
 
+/** An indexed read whose gradient scatters g back into zeros of x's shape with `scatter`. */
+function indexedRead(
+  name: string,
+  read: (x: Tensor, axis: number, index: Tensor) => Tensor,
+  scatter: (target: Tensor, axis: number, index: Tensor, src: Tensor) => Tensor,
+) {
+  return defineOp({
+    name,
+    forward(ctx, x: Tensor, axis: number, index: Tensor) {
+      const out = read(x, axis, index);
+      if (ctx.needsGrad(0)) ctx.save(index);
+      ctx.data.axis = axis;
+      ctx.data.shape = x.shape;
+      return out;
+    },
+    backward: (ctx, g) => [scatter(zeros(ctx.data.shape as number[]), ctx.data.axis as number, ctx.saved[0], g), null, null],
+  });
+}
+
 /**
  * Selects entries of `x` along `axis` (torch.index_select): out[..., i, ...] = x[..., index[i], ...].
  * `index` is 1-D i32; an out-of-range index reads 0.
  */
-export const indexSelect = defineOp({
-  name: 'indexSelect',
-  forward(ctx, x: Tensor, axis: number, index: Tensor) {
-    const out = K.indexSelect(x, axis, index);
-    if (ctx.needsGrad(0)) ctx.save(index);
-    ctx.data.axis = axis;
-    ctx.data.shape = x.shape;
-    return out;
-  },
-  // dx = indexAdd(zeros(x.shape), axis, index, g)
-  backward(ctx, g) {
-    const axis = ctx.data.axis as number;
-    return [K.indexAdd(zeros(ctx.data.shape as number[]), axis, ctx.saved[0], g), null, null];
-  },
-});
+// dx = indexAdd(zeros(x.shape), axis, index, g)
+export const indexSelect = indexedRead('indexSelect', K.indexSelect, K.indexAdd);
 
 /**
  * Gathers along `axis` (torch.gather): out has index's shape and out[i][j] = x[index[i][j]][j] for
  * axis 0 (likewise for other axes). `index` is i32 of x's rank; an out-of-range index reads 0.
  */
-export const gather = defineOp({
-  name: 'gather',
-  forward(ctx, x: Tensor, axis: number, index: Tensor) {
-    const out = K.gather(x, axis, index);
-    if (ctx.needsGrad(0)) ctx.save(index);
-    ctx.data.axis = axis;
-    ctx.data.shape = x.shape;
-    return out;
-  },
-  // dx = scatterAdd(zeros(x.shape), axis, index, g)
-  backward(ctx, g) {
-    const axis = ctx.data.axis as number;
-    return [K.scatterAdd(zeros(ctx.data.shape as number[]), axis, ctx.saved[0], g), null, null];
-  },
-});
+// dx = scatterAdd(zeros(x.shape), axis, index, g)
+export const gather = indexedRead('gather', K.gather, K.scatterAdd);
 
 /** `g` gathered at `index` and zero-padded to `shape` (the src of a scatterAdd may exceed index). */
 function gatherPadded(g: Tensor, axis: number, index: Tensor, shape: readonly number[]): Tensor {
