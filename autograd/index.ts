@@ -10,4 +10,5 @@ export {
 } from './ops/shape.js';
 export { matmul, matmulNT, matmulTN, matmulShape, type Activation, type MatmulOptions, type MatmulStrategy } from './ops/matmul.js';
 export { indexSelect, gather, scatterAdd, indexAdd, oneHot } from './ops/gather.js';
+export { maxPool2d, avgPool2d, adaptiveAvgPool2d, type Size2, type MaxPool2dOptions, type AvgPool2dOptions } from './ops/pool.js';
 export { crossEntropy, type CrossEntropyOptions } from './ops/losses.js';

@@ -15,6 +15,7 @@ export {
   SGD, AdamW, LARS, FlatOptimizer, clipGradNorm, flattenParams,
   type ParamEntry, type ParamGroupSpec, type ParamGroup, type SGDOptions, type AdamWOptions, type LARSOptions, type ExcludeRule,
 } from './optim.js';
+export { MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten } from './nn/pool.js';
 export { emaUpdate } from './ema.js';
 export { cosineSchedule, warmupCosine, emaMomentum, weightDecaySchedule, type WarmupCosineOptions } from './schedules.js';
 export {
