@@ -5,6 +5,8 @@ export { defineOp, OpContext, type OpSpec, type Grads, type GradNode } from './o
 export * from './ops/elementwise.js';
 export { sum, mean, max, min, variance, argmax, argmin, type Axes, type VarianceOptions } from './ops/reduce.js';
 export { softmax, logSoftmax, logsumexp } from './ops/softmax.js';
+export { batchNorm, type BatchNormOptions } from './ops/batch_norm.js';
+export { layerNorm } from './ops/layer_norm.js';
 export {
   reshape, flatten, permute, transpose, slice, expand, squeeze, unsqueeze, concat, stack, pad, contiguous, copy,
 } from './ops/shape.js';

@@ -7,6 +7,7 @@ export {
   Linear, Sequential, MLP, Dropout, Identity, ReLU, GELU, Tanh, Sigmoid,
   type Layer, type LinearOptions, type DropoutOptions, type MLPOptions, type MLPActivation,
 } from './nn/layers.js';
+export { BatchNorm1d, BatchNorm2d, LayerNorm, type BatchNormLayerOptions, type LayerNormOptions } from './nn/norm.js';
 export {
   calculateGain, fanInOut, kaimingUniform, kaimingNormal, xavierUniform, xavierNormal, truncNormal,
   type Nonlinearity, type FanMode, type InitGeneratorOptions, type KaimingOptions, type XavierOptions, type TruncNormalOptions,

@@ -20,6 +20,8 @@ const SAMPLES: Record<string, Slots[]> = {
     { SG: 8, RA: 2, CB: 4, ACT: 'v' },
     { SG: 4, RA: 1, CB: 1, ACT: 'max(v, 0.0)' },
   ],
+  conv2d_simd: [{ SG: 8, RA: 2, CB: 4 }, { SG: 4, RA: 1, CB: 1 }],
+  conv2d_simd_dw: [{ SG: 8, RA: 1, CB: 1 }, { SG: 4, RA: 1, CB: 2 }],
   reduce: [
     { T: 'f32', TO: 'f32', SG: 0, XOR: 'xor_wg(v, m, lid)' },
     { T: 'i32', TO: 'i32', SG: 1, XOR: 'subgroupShuffleXor(v, m)' },
@@ -29,9 +31,17 @@ const SAMPLES: Record<string, Slots[]> = {
     { SG: 0, XOR: 'xor_wg(v, m, lid)' },
     { SG: 1, XOR: 'subgroupShuffleXor(v, m)' },
   ],
+  batch_norm: [
+    { SG: 0, XOR: 'xor_wg(v, m, lid)', V: 'f32', CH: 1 },
+    { SG: 1, XOR: 'subgroupShuffleXor(v, m)', V: 'vec4<f32>', CH: 4 },
+  ],
+  layer_norm: [
+    { SG: 1, XOR: 'subgroupShuffleXor(v, m)', V: 'f32', CH: 1 },
+    { SG: 0, XOR: 'xor_wg(v, m, lid)', V: 'vec4<f32>', CH: 4 },
+  ],
 };
-/** Files compiled only through the shaders that include them (rows.wgsl and gemm.wgsl need the includer's declarations). */
-const INCLUDE_ONLY = new Set(['common', 'rows', 'gemm']);
+/** Files compiled only through the shaders that include them (rows.wgsl and gemm.wgsl need the includer's declarations; moments.wgsl its slots). */
+const INCLUDE_ONLY = new Set(['common', 'rows', 'gemm', 'moments']);
 /** Variants that enable subgroups compile only where the device has the feature. */
 const usable = (code: string) => !/^\s*enable subgroups;/m.test(code) || rt!.hasFeature('subgroups');
 
