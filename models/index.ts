@@ -23,3 +23,4 @@ export {
   fitClassifier, evaluateAccuracy, shuffledIndices,
   type Dataset, type Classifier, type StepOptimizer, type FitOptions,
 } from './classifier.js';
+export { Conv2d, type Conv2dLayerOptions } from './nn/conv.js';
