@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import * as wg from '../src/index.node.js';
 import { gpu } from './helpers/gpu.js';
 import { expectClose } from './helpers/compare.js';
+import { expectNoLeak } from './helpers/leak.js';
 
 const rt = await gpu();
 
@@ -60,17 +61,7 @@ describe.skipIf(!rt)('autograd tape', () => {
         w.grad?.dispose();
         w.grad = null;
       });
-    for (let i = 0; i < 3; i++) step();
-    await wg.sync();
-    const before = rt!.pool.stats();
-    for (let i = 0; i < 50; i++) {
-      step();
-      wg.flush();
-    }
-    await wg.sync();
-    const after = rt!.pool.stats();
-    expect(after.inUse).toBe(before.inUse);
-    expect(after.created).toBe(before.created);
+    await expectNoLeak(step, { steps: 50 });
   });
 });
 

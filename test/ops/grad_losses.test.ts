@@ -7,6 +7,7 @@ import { printReport } from '../helpers/compare.js';
 import { gpu } from '../helpers/gpu.js';
 import { integers } from '../helpers/rand.js';
 import { crossEntropyRef } from '../reference/losses.js';
+import { expectNoLeak } from '../helpers/leak.js';
 
 const rt = await gpu();
 afterAll(() => printReport('grad_losses'));
@@ -56,16 +57,7 @@ describe.skipIf(!rt)('a training-like step', () => {
           p.grad = null;
         }
       });
-    for (let i = 0; i < 3; i++) step();
-    await wg.sync();
-    const before = rt!.pool.stats();
-    for (let i = 0; i < 20; i++) {
-      step();
-      wg.flush();
-    }
-    await wg.sync();
-    const after = rt!.pool.stats();
-    expect([after.inUse, after.created]).toEqual([before.inUse, before.created]);
+    await expectNoLeak(step, { steps: 20 });
     for (const t of [...params, x, y]) t.dispose();
   });
 });

@@ -16,6 +16,7 @@ import { uniform } from '../helpers/rand.js';
 import { size } from '../reference/core.js';
 import { permuteRef, type Arr } from '../reference/matmul.js';
 import { batchNormGradRef, batchNormRef, channelMoments, layerNormGradRef, layerNormRef } from '../reference/norm.js';
+import { expectNoLeak } from '../helpers/leak.js';
 
 const rt = await gpu();
 afterAll(() => {
@@ -329,17 +330,7 @@ describe.skipIf(!rt)('no leaks', () => {
         p.grad = null;
       }
     };
-    for (let i = 0; i < 3; i++) step();
-    await wg.sync();
-    const before = rt!.pool.stats();
-    for (let i = 0; i < 10; i++) {
-      step();
-      wg.flush();
-    }
-    await wg.sync();
-    const after = rt!.pool.stats();
-    expect(after.inUse).toBe(before.inUse);
-    expect(after.created).toBe(before.created);
+    await expectNoLeak(step, { steps: 10 });
     expect(await bn1.numBatchesTracked!.item()).toBe(13);
     for (const m of [bn2, bn1, ln]) m.dispose();
     x.dispose();
