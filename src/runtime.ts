@@ -105,7 +105,7 @@ export class Runtime {
   /** Resolves when the GPU has finished all submitted work; throws on device errors. */
   async sync(): Promise<void> {
     this.flush();
-    await this.device.queue.onSubmittedWorkDone();
+    await waitThrottled(this.acquired.info.backend, () => this.device.queue.onSubmittedWorkDone());
     this.checkErrors();
   }
 
@@ -116,7 +116,7 @@ export class Runtime {
     this.batch.copy(buffer, offset, staging, 0, Math.ceil(bytes / 4) * 4);
     this.flush();
     try {
-      await staging.mapAsync(1 /* GPUMapMode.READ */, 0, staging.size);
+      await waitThrottled(this.acquired.info.backend, () => staging.mapAsync(1 /* GPUMapMode.READ */, 0, staging.size));
     } catch (e) {
       this.checkErrors();
       throw new Error(`webgrad: readback failed: ${(e as Error).message}`);
@@ -126,6 +126,33 @@ export class Runtime {
     this.pool.release(staging);
     this.checkErrors();
     return out;
+  }
+}
+
+/**
+ * While a Dawn (Node) map or work-done promise is pending, dawn.node re-arms the global
+ * `setImmediate` in a loop to process its events, so the main thread spins on a core that a
+ * software adapter (lavapipe) computes on. During webgrad's own waits, `setImmediate` is swapped
+ * for a 0 ms timer (Node clamps it to ~1 ms), which lets the adapter's threads have the cores
+ * (measured 1.1-1.5x on a training step). Other callbacks scheduled with setImmediate meanwhile
+ * run about 1 ms later; nothing else changes. Nested waits share one swap.
+ */
+let throttled = 0;
+let savedSetImmediate: typeof setImmediate | null = null;
+async function waitThrottled<T>(backend: string, p: () => Promise<T>): Promise<T> {
+  const g = globalThis as { setImmediate?: typeof setImmediate };
+  if (backend !== 'dawn' || typeof g.setImmediate !== 'function') return p();
+  if (throttled++ === 0) {
+    savedSetImmediate = g.setImmediate;
+    g.setImmediate = ((fn: (...a: unknown[]) => void, ...args: unknown[]) => setTimeout(fn, 0, ...args)) as unknown as typeof setImmediate;
+  }
+  try {
+    return await p();
+  } finally {
+    if (--throttled === 0 && savedSetImmediate) {
+      g.setImmediate = savedSetImmediate;
+      savedSetImmediate = null;
+    }
   }
 }
 
