@@ -3,8 +3,7 @@ import { dtypeOfArray, typedArray, type AnyTypedArray, type DType } from './dtyp
 import { checkShape, fmt, sizeOf, type Shape } from './shape.js';
 import { runtime } from './runtime.js';
 import { Tensor } from './tensor.js';
-import { fillInto } from './kernels/elementwise.js';
-import { launchMap } from './kernels/elementwise.js';
+import { fillInto, launchMap } from './kernels/elementwise.js';
 
 /** Nested arrays of numbers, e.g. [[1, 2], [3, 4]]. */
 export type NestedArray = number | readonly NestedArray[];

@@ -6,7 +6,7 @@
 import { dispatch } from '../dispatch.js';
 import { Params } from '../command_batch.js';
 import type { DType } from '../dtype.js';
-import { broadcastShapes, broadcastStrides, fmt, isContiguous, sameShape, sizeOf, stridesOf, type Shape } from '../shape.js';
+import { broadcastShapes, broadcastStrides, fmt, isContiguous, sameShape, sizeOf, type Shape } from '../shape.js';
 import { Tensor } from '../tensor.js';
 
 const WG = 64;
@@ -265,5 +265,3 @@ export function fillInto(dst: Tensor, value: number): void {
   });
 }
 
-/** The contiguous strides helper re-exported for launchers. */
-export { stridesOf };
