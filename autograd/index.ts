@@ -14,4 +14,5 @@ export { matmul, matmulNT, matmulTN, matmulShape, type Activation, type MatmulOp
 export { indexSelect, gather, scatterAdd, indexAdd, oneHot } from './ops/gather.js';
 export { maxPool2d, avgPool2d, adaptiveAvgPool2d, type Size2, type MaxPool2dOptions, type AvgPool2dOptions } from './ops/pool.js';
 export { crossEntropy, type CrossEntropyOptions } from './ops/losses.js';
+export { normalize, type NormalizeOptions } from './ops/normalize.js';
 export { conv2d, conv2dShape, type Conv2dOptions, type Conv2dStrategy } from './ops/conv2d.js';
