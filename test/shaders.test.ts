@@ -8,7 +8,12 @@ import { gpu } from './helpers/gpu.js';
 const rt = await gpu();
 
 /** Slot sets per shader: every shader with slots needs at least one; included-only files none. */
+const ATTN_SIMD = { ENABLE: 'enable subgroups;', SG: 8, WG: 8, R: 2, HD4: 2, VEC: 1, SCL: 0, BC: 'subgroupBroadcast' };
+const ATTN_PORTABLE = { ENABLE: '', SG: 1, WG: 64, R: 1, HD4: 3, VEC: 0, SCL: 1, BC: 'pick' };
 const SAMPLES: Record<string, Slots[]> = {
+  attention_fwd: [ATTN_SIMD, ATTN_PORTABLE],
+  attention_bwd_q: [ATTN_SIMD, ATTN_PORTABLE],
+  attention_bwd_kv: [{ ...ATTN_SIMD, BCF: 'subgroupBroadcast' }, { ...ATTN_PORTABLE, BCF: 'pickf' }],
   elementwise: [
     { TA: 'f32', TB: 'f32', TC: 'f32', TO: 'f32', EXPR: 'a + b * c' },
     { TA: 'i32', TB: 'i32', TC: 'f32', TO: 'f32', EXPR: 'select(0.0, 1.0, a < b)' },
@@ -41,7 +46,7 @@ const SAMPLES: Record<string, Slots[]> = {
   ],
 };
 /** Files compiled only through the shaders that include them (rows.wgsl and gemm.wgsl need the includer's declarations; moments.wgsl its slots). */
-const INCLUDE_ONLY = new Set(['common', 'rows', 'gemm', 'moments']);
+const INCLUDE_ONLY = new Set(['common', 'attention_common', 'rows', 'gemm', 'moments', 'augment_common']);
 /** Variants that enable subgroups compile only where the device has the feature. */
 const usable = (code: string) => !/^\s*enable subgroups;/m.test(code) || rt!.hasFeature('subgroups');
 
