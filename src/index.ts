@@ -18,5 +18,12 @@ export {
   Generator, defaultGenerator, manualSeed, randomBits, rand, randn, randint, randperm, bernoulli, dropoutMask,
   type GeneratorState, type RandomOptions, type RandOptions, type RandnOptions,
 } from './random.js';
+export { hostWords, hostWordsAt, hostUniform, hostRandint, randpermHost } from './random_host.js';
 export * from '../models/index.js';
 export { parseIdx, imageSplit, flattenImages, FASHION_MNIST_MEAN, FASHION_MNIST_STD, type Idx, type ImageSplit } from './data/idx.js';
+export { augmentBatch, type AugmentParams, type AugmentBatchOptions, type Boxes, type JitterParams, type ColorPath } from './kernels/augment.js';
+export {
+  augment, augmentViews, sampleAugmentParams, simclrPreset, mocoV2Preset, byolPresets, multiCropPresets,
+  resizedCropBox, erasingBox, roundHalfEven, blurKernelSize, UNIFORMS_PER_IMAGE, IMAGENET_MEAN, IMAGENET_STD,
+  type AugmentPreset, type PresetOptions, type MultiCropOptions,
+} from './data/augment.js';

@@ -44,6 +44,10 @@ const SAMPLES: Record<string, Slots[]> = {
     { SG: 1, XOR: 'subgroupShuffleXor(v, m)', V: 'f32', CH: 1 },
     { SG: 0, XOR: 'xor_wg(v, m, lid)', V: 'vec4<f32>', CH: 4 },
   ],
+  augment_color: [
+    { SG: 0, XOR: 'xor_wg(v, m, lid)', V: 'f32', CH: 1 },
+    { SG: 1, XOR: 'subgroupShuffleXor(v, m)', V: 'f32', CH: 1 },
+  ],
 };
 /** Files compiled only through the shaders that include them (rows.wgsl and gemm.wgsl need the includer's declarations; moments.wgsl its slots). */
 const INCLUDE_ONLY = new Set(['common', 'attention_common', 'rows', 'gemm', 'moments', 'augment_common']);
