@@ -9,4 +9,5 @@ import { dawnProvider } from './dawn.node.js';
 registerGpuProvider(dawnProvider);
 
 export * from './index.js';
-export { loadFashionMnist, FASHION_MNIST_DIR, FASHION_MNIST_CLASSES } from './data/fashion_mnist.node.js';
+export { loadFashionMnist, fashionMnist, FASHION_MNIST_DIR, FASHION_MNIST_CLASSES, type FashionMnistOptions } from './data/fashion_mnist.node.js';
+export { loadImageFolder } from './data/image_folder.node.js';

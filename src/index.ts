@@ -21,6 +21,16 @@ export {
 export { hostWords, hostWordsAt, hostUniform, hostRandint, randpermHost } from './random_host.js';
 export * from '../models/index.js';
 export { parseIdx, imageSplit, flattenImages, FASHION_MNIST_MEAN, FASHION_MNIST_STD, type Idx, type ImageSplit } from './data/idx.js';
+export {
+  ArrayDataset, SubsetDataset, firstN, datasetLabels, imageSize,
+  type Dataset, type PixelDType, type PixelArray, type ImageShape, type ArrayDatasetOptions,
+} from './data/dataset.js';
+export {
+  ImageFolderDataset, imageFolderFromFiles, IMG_EXTENSIONS, compareCodePoints, hasImageExtension,
+  type ImageFolderOptions, type SkippedImage, type ImageFolderSample, type FolderFile, type ResizePolicy,
+} from './data/image_folder.js';
+export { DataLoader, type LoaderOptions, type Batch, type BatchTiming } from './data/loader.js';
+export { imagesToFloat, uploadPacked, type Normalization } from './kernels/data.js';
 export { augmentBatch, type AugmentParams, type AugmentBatchOptions, type Boxes, type JitterParams, type ColorPath } from './kernels/augment.js';
 export {
   augment, augmentViews, sampleAugmentParams, simclrPreset, mocoV2Preset, byolPresets, multiCropPresets,
