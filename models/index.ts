@@ -24,3 +24,13 @@ export {
   type Dataset, type Classifier, type StepOptimizer, type FitOptions,
 } from './classifier.js';
 export { Conv2d, type Conv2dLayerOptions } from './nn/conv.js';
+export {
+  ResNet, BasicBlock, Bottleneck, resnet18, resnet34, resnet50, resnetTiny, createResNet, RESNET_PRESETS,
+  type ResNetOptions, type ResNetPresetOptions, type ResNetStem, type ResNetBlock, type ResNetPreset, type BlockOptions, type ResNetBatchNormOptions,
+} from './backbones/resnet.js';
+export {
+  ProjectionHead, PredictionHead, DINOHead, WeightNormLinear, Prototypes, type ProjectionHeadOptions, type DINOHeadOptions,
+} from './heads.js';
+/** Checkpoints: `checkpoint.save(module)` / `checkpoint.load(module, bytes, { strict })` (safetensors, PyTorch names). */
+export * as checkpoint from './checkpoint.js';
+export type { SaveOptions, CheckpointLoadOptions } from './checkpoint.js';

@@ -9,5 +9,6 @@ import { dawnProvider } from './dawn.node.js';
 registerGpuProvider(dawnProvider);
 
 export * from './index.js';
+export { saveCheckpointFile, loadCheckpointFile } from '../models/checkpoint.node.js';
 export { loadFashionMnist, fashionMnist, FASHION_MNIST_DIR, FASHION_MNIST_CLASSES, type FashionMnistOptions } from './data/fashion_mnist.node.js';
 export { loadImageFolder } from './data/image_folder.node.js';
