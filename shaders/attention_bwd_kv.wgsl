@@ -100,28 +100,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       var dp{{I}} = 0.0;
       //#end
       //#repeat C {{HD4}}
-      {
-        let qq = {{BC}}(q_{{C}}, {{J}}u);
-        let gg = {{BC}}(g_{{C}}, {{J}}u);
-        //#repeat I {{R}}
-        s{{I}} += dot(k{{I}}_{{C}}, qq);
-        dp{{I}} += dot(v{{I}}_{{C}}, gg);
-        //#end
-      }
+      let qq{{C}} = {{BC}}(q_{{C}}, {{J}}u);
+      let gg{{C}} = {{BC}}(g_{{C}}, {{J}}u);
+      //#repeat I {{R}}
+      s{{I}} += dot(k{{I}}_{{C}}, qq{{C}});
+      dp{{I}} += dot(v{{I}}_{{C}}, gg{{C}});
+      //#end
       //#end
       //#repeat I {{R}}
       let pr{{I}} = exp(masked(s{{I}}, qt + {{J}}u, j{{I}}, b, h) - lse);
       let ds{{I}} = pr{{I}} * (dp{{I}} - dd);
       //#end
       //#repeat C {{HD4}}
-      {
-        let qq = {{BC}}(q_{{C}}, {{J}}u);
-        let gg = {{BC}}(g_{{C}}, {{J}}u);
-        //#repeat I {{R}}
-        dk{{I}}_{{C}} += ds{{I}} * qq;
-        dv{{I}}_{{C}} += pr{{I}} * gg;
-        //#end
-      }
+      //#repeat I {{R}}
+      dk{{I}}_{{C}} += ds{{I}} * qq{{C}};
+      dv{{I}}_{{C}} += pr{{I}} * gg{{C}};
+      //#end
       //#end
     }
     //#end

@@ -106,11 +106,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       var dp{{I}} = 0.0;
       //#end
       //#repeat C {{HD4}}
+      let kk{{C}} = {{BC}}(k_{{C}}, {{J}}u);
       {
-        let kk = {{BC}}(k_{{C}}, {{J}}u);
         let vv = {{BC}}(v_{{C}}, {{J}}u);
         //#repeat I {{R}}
-        s{{I}} += dot(q{{I}}_{{C}}, kk);
+        s{{I}} += dot(q{{I}}_{{C}}, kk{{C}});
         dp{{I}} += dot(g{{I}}_{{C}}, vv);
         //#end
       }
@@ -119,12 +119,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let ds{{I}} = exp(masked(s{{I}}, i{{I}}, kt + {{J}}u, b, h) - lse{{I}}) * (dp{{I}} - d{{I}});
       //#end
       //#repeat C {{HD4}}
-      {
-        let kk = {{BC}}(k_{{C}}, {{J}}u);
-        //#repeat I {{R}}
-        dq{{I}}_{{C}} += ds{{I}} * kk;
-        //#end
-      }
+      //#repeat I {{R}}
+      dq{{I}}_{{C}} += ds{{I}} * kk{{C}};
+      //#end
       //#end
     }
     //#end

@@ -61,6 +61,13 @@ function desc(t: Tensor): number[] | null {
   return [t.offset, t.strides[0], t.strides[1], t.strides[2]];
 }
 
+let forcedRows: number | null = null;
+
+/** Forces the rows per invocation of every attention kernel (tuning and tests); null restores the choice by head dim. */
+export function forceAttentionRows(rows: number | null): void {
+  forcedRows = rows;
+}
+
 /** Rows per invocation: the widest register tile that stays near 64 vec4 accumulators and inputs. */
 function rowsFor(hd4: number, sg: number): number {
   if (sg === 1) return 1;
@@ -85,7 +92,7 @@ function plan(args: AttentionArgs, hd: number, operands: Tensor[]): Plan {
   const wg = simd ? sg : 64;
   const hd4 = Math.ceil(hd / 4);
   const vec = hd % 4 === 0 && operands.every((t) => desc(t)!.every((x) => x % 4 === 0));
-  const rows = args.rows ?? rowsFor(hd4, sg);
+  const rows = args.rows ?? forcedRows ?? rowsFor(hd4, sg);
   return {
     rows,
     wg,
