@@ -34,3 +34,11 @@ export {
 /** Checkpoints: `checkpoint.save(module)` / `checkpoint.load(module, bytes, { strict })` (safetensors, PyTorch names). */
 export * as checkpoint from './checkpoint.js';
 export type { SaveOptions, CheckpointLoadOptions } from './checkpoint.js';
+export {
+  Attention, Mlp, DropPath, TransformerBlock, initLinearTimm,
+  type AttentionLayerOptions, type AttentionCallOptions, type MlpOptions, type DropPathOptions, type TransformerBlockOptions,
+} from './nn/attention.js';
+export {
+  VisionTransformer, PatchEmbed, sincosPosEmbed2d, createViT, vitTiny, vitSmall, vitBase, VIT_PRESETS,
+  type ViTOptions, type PatchEmbedOptions, type PosEmbedKind, type ViTPreset,
+} from './backbones/vit.js';
