@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // bench/backbone.mjs: a whole backbone, forward and forward + backward, in images/s: webgrad's
 // ResNet-18 with the small-image stem (3x3/1 conv, no max pool, no fc: a 512-d pooled feature) on
-// 3x32x32, training mode (batch-statistics BN), next to TensorFlow.js (tfjs-backend-webgpu, the
+// 3x32x32, training mode (batch-statistics BN), and ViT-tiny (patch 4, 65 tokens, D 192, depth 12,
+// 3 heads, no head: the 192-d class token), next to TensorFlow.js (ResNet only) (tfjs-backend-webgpu, the
 // same network through its layers API) on the same Dawn adapter, and PyTorch on the CPU
 // (bench/torch_backbone.py, run with /usr/bin/python3 when it exists, 2 threads).
 //
 //   npm run bench:setup && npm run bench:backbone
-//   node bench/backbone.mjs [--batch 64,128] [--runs 5] [--peers tfjs|none] [--json out/bench-backbone.json]
+//   node bench/backbone.mjs [--models resnet18,vit-tiny] [--batch 64,128] [--runs 5] [--peers tfjs|none] [--json out/bench-backbone.json]
 //                           [--quiet-timeout 60] [--no-torch]
 //
 // Every side gets the same weights (webgrad's seeded init, exported), input x (uniform in [-1, 1))
@@ -14,7 +15,7 @@
 // WARMUPS warm-ups, the quiet gate (bench/waitquiet.sh), one untimed run, then --runs timed runs;
 // the figure is the median, as images/s = N / time.
 //   fwd      forward -> the features on the CPU
-//   fwd+bwd  forward, backward with g into every parameter's gradient -> conv1's weight gradient on
+//   fwd+bwd  forward, backward with g into every parameter's gradient -> the first layer's weight gradient (conv1, patch_embed.proj) on
 //            the CPU (the last one the backward pass computes; the queue is in order)
 // Checks: each peer's features and conv1 weight gradient against webgrad's (max |Δ| relative to the
 // largest value; > 1e-3 shows WRONG and gives no ratio).
@@ -34,13 +35,31 @@ const REL_TOL = 1e-3;
 
 // ---------------------------------------------------------------- the sides
 
-function webgradSide(model) {
+/** The backbones measured (--models): how webgrad builds each, its feature size and its first (last-differentiated) weight. */
+const MODELS = {
+  resnet18: {
+    title: 'ResNet-18 small-image stem',
+    build: () => wg.resnet18({ stem: 'small', numClasses: null, generator: new wg.Generator(1234) }),
+    call: "model = wg.resnet18({ stem: 'small', numClasses: null }); y = model.forward(x); backward(y, g); await conv1.weight.grad.data()",
+    dim: 512,
+    first: (m) => m.conv1.weight,
+  },
+  'vit-tiny': {
+    title: 'ViT-tiny patch 4 (65 tokens, D 192, depth 12, 3 heads)',
+    build: () => new wg.VisionTransformer({ imgSize: 32, patchSize: 4, inChans: 3, embedDim: 192, depth: 12, numHeads: 3, numClasses: 0, generator: new wg.Generator(1234) }),
+    call: 'model = new wg.VisionTransformer({ imgSize: 32, patchSize: 4, embedDim: 192, depth: 12, numHeads: 3, numClasses: 0 }); y = model.forward(x); backward(y, g); await patch_embed.proj.weight.grad.data()',
+    dim: 192,
+    first: (m) => m.patchEmbed.proj.weight,
+  },
+};
+
+function webgradSide(model, spec) {
   return {
     name: 'webgrad',
-    call: "model = wg.resnet18({ stem: 'small', numClasses: null }); y = model.forward(x); backward(y, g); await conv1.weight.grad.data()",
+    call: spec.call,
     async upload(c) {
       const x = wg.tensor(c.X, { shape: [c.N, C_IN, H, H] });
-      const g = wg.tensor(c.G, { shape: [c.N, model.featureDim] });
+      const g = wg.tensor(c.G, { shape: [c.N, spec.dim] });
       await wg.sync();
       return { x, g };
     },
@@ -54,7 +73,7 @@ function webgradSide(model) {
         wg.backward(out, g);
         return out;
       });
-      const grad = await model.conv1.weight.grad.data();
+      const grad = await spec.first(model).grad.data();
       return { grad, dispose: () => { y.dispose(); model.zeroGrad(); } };
     },
     free({ x, g }) { x.dispose(); g.dispose(); },
@@ -199,14 +218,14 @@ function relDiff(a, b) {
 function torchPython() { return existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3'; }
 
 /** Writes the state dict + x + g of one batch for torch_backbone.py, runs it, reads its outputs back. */
-async function runTorch(c, stateEntries, opts, tmp) {
+async function runTorch(c, stateEntries, opts, tmp, name, dim) {
   const caseFile = path.join(tmp, `case_N${c.N}.safetensors`);
   const outFile = path.join(tmp, `torch_N${c.N}.safetensors`);
-  const entries = [...stateEntries, ['x', { dtype: 'F32', shape: [c.N, C_IN, H, H], data: c.X }], ['g', { dtype: 'F32', shape: [c.N, 512], data: c.G }]];
+  const entries = [...stateEntries, ['x', { dtype: 'F32', shape: [c.N, C_IN, H, H], data: c.X }], ['g', { dtype: 'F32', shape: [c.N, dim], data: c.G }]];
   writeFileSync(caseFile, wg.checkpoint.write(entries));
   const py = torchPython();
   const args = [path.join(repoRoot, 'bench', 'torch_backbone.py'), '--case', caseFile, '--out', outFile, '--runs', String(opts.runs),
-    '--threads', '2', '--quiet-timeout', String(opts.quietTimeout)];
+    '--threads', '2', '--quiet-timeout', String(opts.quietTimeout), '--model', name];
   const res = await new Promise((resolve) => {
     const child = execFile(py, args, { maxBuffer: 64 << 20 }, (err, stdout) => {
       let parsed = null;
@@ -222,7 +241,7 @@ async function runTorch(c, stateEntries, opts, tmp) {
   const r = res.results[0];
   return {
     side: 'torch-cpu', torch: res.torch, threads: res.threads, quiet: r.quiet, fwd: r.fwd, fwd_bwd: r.fwd_bwd, error: null,
-    out: { features: out.get('features').data, grad: out.get('grad.conv1.weight').data },
+    out: { features: out.get('features').data, grad: out.get('grad.first').data },
   };
 }
 
@@ -230,57 +249,68 @@ async function runTorch(c, stateEntries, opts, tmp) {
 
 function parseCli() {
   const { values, ...opts } = parseBenchArgs({
-    usage: `usage: node bench/backbone.mjs [--batch 64,128] [--runs N>=${MIN_RUNS}] [--peers tfjs|none] [--json out/bench-backbone.json] ` +
+    usage: `usage: node bench/backbone.mjs [--models resnet18,vit-tiny] [--batch 64,128] [--runs N>=${MIN_RUNS}] [--peers tfjs|none] [--json out/bench-backbone.json] ` +
       '[--quiet-timeout seconds, 0 = no gate] [--no-torch]',
-    options: { batch: { type: 'string', default: '64,128' }, 'no-torch': { type: 'boolean', default: false } },
+    options: {
+      batch: { type: 'string', default: '64,128' }, 'no-torch': { type: 'boolean', default: false },
+      models: { type: 'string', default: 'resnet18,vit-tiny' },
+    },
   });
+  const models = values.models.split(',').map((t) => t.trim());
+  for (const m of models) if (!MODELS[m]) throw new Error(`--models: unknown model '${m}' (${Object.keys(MODELS).join(', ')})`);
   const batches = values.batch.split(',').map((t) => Number(t.trim()));
   if (!batches.length || !batches.every((b) => Number.isInteger(b) && b > 1)) throw new Error(`--batch: cannot read '${values.batch}' (comma list of integers > 1)`);
-  return { batches, torch: !values['no-torch'], ...opts };
+  return { batches, models, torch: !values['no-torch'], ...opts };
 }
 
 async function main() {
   const opts = parseCli();
   const started = new Date().toISOString();
-  console.log(`bench/backbone  ${started}  node ${process.version}  ResNet-18 small-image stem, 3x${H}x${H}, training mode, ` +
+  console.log(`bench/backbone  ${started}  node ${process.version}  ${opts.models.join(', ')} on 3x${H}x${H}, training mode, ` +
     `batches ${opts.batches.join(', ')}, runs ${opts.runs} after ${WARMUPS} warm-ups (+${REWARM} untimed after the quiet gate)`);
   const rt = await wg.init();
   console.log(rt.describe());
-  if (opts.peers.includes('jax')) console.log('peer jax: not measured here (jax-js has no layers API for a ResNet; see bench/conv2d for its convolutions)');
-  const loaded = await loadPeers(rt, opts.peers.filter((p) => p === 'tfjs'), { tfjsGradients: true });
-  const model = wg.resnet18({ stem: 'small', numClasses: null, generator: new wg.Generator(1234) }).train();
-  const state = new Map();
-  for (const [k, t] of model.stateDict()) {
-    const d = await t.data();
-    state.set(k, { dtype: t.dtype === 'f32' ? 'F32' : 'I64', shape: [...t.shape], data: t.dtype === 'f32' ? d : BigInt64Array.from(d, (v) => BigInt(v)) });
-  }
-  const sides = [webgradSide(model)];
-  if (loaded.tfjs) {
-    const tfl = await import('@tensorflow/tfjs'); // the union package: core + layers on the same engine
-    sides.push(tfjsSide(tfl, state));
-  }
+  if (opts.peers.includes('jax')) console.log('peer jax: not measured here (jax-js has no layers API for these networks; see bench/conv2d and bench/matmul)');
+  const wantTfjs = opts.peers.includes('tfjs') && opts.models.includes('resnet18');
+  const loaded = await loadPeers(rt, wantTfjs ? ['tfjs'] : [], { tfjsGradients: true });
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'webgrad-bench-backbone-'));
   const results = [];
+  const calls = {};
   try {
-    for (const [bi, N] of opts.batches.entries()) {
-      console.log(`\nResNet-18 small, N${N} x 3x${H}x${H}`);
-      const c = { N, X: randomF32(N * C_IN * H * H, 3000 + 2 * bi), G: randomF32(N * 512, 3001 + 2 * bi) };
-      const recs = {};
-      for (const side of sides) recs[side.name] = await measure(side, c, opts);
-      if (opts.torch) {
-        console.log(`  torch   ${torchPython()} bench/torch_backbone.py, 2 threads`);
-        recs.torch = await runTorch(c, [...state], opts, tmp);
-        if (recs.torch.error) console.log(`  torch   n/a: ${recs.torch.error}`);
+    for (const name of opts.models) {
+      const spec = MODELS[name];
+      const model = spec.build().train();
+      const state = new Map();
+      for (const [k, t] of model.stateDict()) {
+        const d = await t.data();
+        state.set(k, { dtype: t.dtype === 'f32' ? 'F32' : 'I64', shape: [...t.shape], data: t.dtype === 'f32' ? d : BigInt64Array.from(d, (v) => BigInt(v)) });
       }
-      const ref = recs.webgrad;
-      for (const r of Object.values(recs)) {
-        if (r === ref || r.error || ref.error) continue;
-        r.checks = { features: relDiff(r.out.features, ref.out.features), grad: relDiff(r.out.grad, ref.out.grad) };
-        r.ok = r.checks.features <= REL_TOL && r.checks.grad <= REL_TOL;
-        if (!r.ok) console.log(`  ${r.side.padEnd(7)} WRONG: features ${fmtErr(r.checks.features)}, conv1 grad ${fmtErr(r.checks.grad)} (relative to webgrad; tolerance ${REL_TOL})`);
+      const sides = [webgradSide(model, spec)];
+      if (loaded.tfjs && name === 'resnet18') {
+        const tfl = await import('@tensorflow/tfjs'); // the union package: core + layers on the same engine
+        sides.push(tfjsSide(tfl, state));
       }
-      for (const r of Object.values(recs)) delete r.out;
-      results.push({ N, sides: recs });
+      for (const side of sides) calls[`${name} ${side.name}`] = side.call;
+      for (const [bi, N] of opts.batches.entries()) {
+        console.log(`\n${spec.title}, N${N} x 3x${H}x${H}`);
+        const c = { N, X: randomF32(N * C_IN * H * H, 3000 + 2 * bi), G: randomF32(N * spec.dim, 3001 + 2 * bi) };
+        const recs = {};
+        for (const side of sides) recs[side.name] = await measure(side, c, opts);
+        if (opts.torch) {
+          console.log(`  torch   ${torchPython()} bench/torch_backbone.py --model ${name}, 2 threads`);
+          recs.torch = await runTorch(c, [...state], opts, tmp, name, spec.dim);
+          if (recs.torch.error) console.log(`  torch   n/a: ${recs.torch.error}`);
+        }
+        const ref = recs.webgrad;
+        for (const r of Object.values(recs)) {
+          if (r === ref || r.error || ref.error) continue;
+          r.checks = { features: relDiff(r.out.features, ref.out.features), grad: relDiff(r.out.grad, ref.out.grad) };
+          r.ok = r.checks.features <= REL_TOL && r.checks.grad <= REL_TOL;
+          if (!r.ok) console.log(`  ${r.side.padEnd(7)} WRONG: features ${fmtErr(r.checks.features)}, first-layer grad ${fmtErr(r.checks.grad)} (relative to webgrad; tolerance ${REL_TOL})`);
+        }
+        for (const r of Object.values(recs)) delete r.out;
+        results.push({ model: name, N, sides: recs });
+      }
     }
   } finally {
     rmSync(tmp, { recursive: true, force: true });
@@ -289,7 +319,7 @@ async function main() {
   if (opts.json) {
     writeJson(opts.json, {
       started, finished: new Date().toISOString(), node: process.version, adapter: rt.describe(), warmups: WARMUPS, rewarm: REWARM,
-      runs: opts.runs, peers: loaded.info, calls: Object.fromEntries(sides.map((s) => [s.name, s.call])), results,
+      runs: opts.runs, peers: loaded.info, calls, results,
     });
   }
   process.exit(results.some((r) => r.sides.webgrad.error) ? 1 : 0); // Dawn keeps handles that hold the event loop
@@ -301,15 +331,15 @@ function printTable(results) {
   const ratio = (w, p, key) => { const a = valid(w, key), b = valid(p, key); return a && b ? `${fmt3(a / b)}x` : '—'; };
   const chk = (r) => (r?.checks ? `${fmtErr(r.checks.features)} / ${fmtErr(r.checks.grad)}` : '—');
   const rows = [];
-  for (const { N, sides: s } of results) {
+  for (const { model, N, sides: s } of results) {
     for (const [key, pass] of [['fwd', 'fwd'], ['fwd_bwd', 'fwd+bwd']]) {
-      rows.push([key === 'fwd' ? `N${N}` : '', pass, ips(s.webgrad, key), ips(s.tfjs, key), ips(s.torch, key), ratio(s.webgrad, s.tfjs, key), ratio(s.webgrad, s.torch, key),
+      rows.push([key === 'fwd' ? `${model} N${N}` : '', pass, ips(s.webgrad, key), ips(s.tfjs, key), ips(s.torch, key), ratio(s.webgrad, s.tfjs, key), ratio(s.webgrad, s.torch, key),
         key === 'fwd' ? chk(s.tfjs) : '', key === 'fwd' ? chk(s.torch) : '']);
     }
   }
-  console.log('\nimages/s = N / median time (forward -> features on the CPU; fwd+bwd -> conv1 weight gradient on the CPU); ' +
-    'webgrad/peer = webgrad img/s / peer img/s (> 1: webgrad faster); checks = max |peer - webgrad| / max |webgrad| of features / conv1 grad.');
-  console.log(formatTable(['batch', 'pass', 'webgrad img/s', 'tfjs img/s', 'torch-cpu img/s', 'webgrad/tfjs', 'webgrad/torch', 'tfjs check', 'torch check'], rows));
+  console.log('\nimages/s = N / median time (forward -> features on the CPU; fwd+bwd -> the first layer weight gradient on the CPU); ' +
+    'webgrad/peer = webgrad img/s / peer img/s (> 1: webgrad faster); checks = max |peer - webgrad| / max |webgrad| of features / first-layer grad.');
+  console.log(formatTable(['model, batch', 'pass', 'webgrad img/s', 'tfjs img/s', 'torch-cpu img/s', 'webgrad/tfjs', 'webgrad/torch', 'tfjs check', 'torch check'], rows));
 }
 
 main().catch((e) => {

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""PyTorch CPU side of bench/backbone.mjs: ResNet-18, small-image variant, forward and forward + backward.
+"""PyTorch CPU side of bench/backbone.mjs: ResNet-18, small-image variant (or, with --model vit-tiny, ViT-tiny
+patch 4 on 32x32 from bench/torch_vit.py), forward and forward + backward.
 
     /usr/bin/python3 bench/torch_backbone.py --batch 64,128 --runs 5         # standalone (random weights)
     /usr/bin/python3 bench/torch_backbone.py --case case.safetensors --out out.safetensors ...
@@ -110,12 +111,20 @@ def main():
     ap.add_argument("--runs", type=int, default=MIN_RUNS)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--quiet-timeout", type=float, default=60)
+    ap.add_argument("--model", default="resnet18", choices=["resnet18", "vit-tiny"],
+                    help="resnet18: small-image ResNet-18 (512-d); vit-tiny: ViT-tiny patch 4 on 32x32, depth 12, 3 heads (192-d)")
     args = ap.parse_args()
     if args.runs < MIN_RUNS:
         ap.error(f"--runs must be >= {MIN_RUNS}")
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    model = resnet18_small().train()
+    if args.model == "vit-tiny":
+        from torch_vit import ViT  # bench/torch_vit.py: timm's layout and names, no timm needed
+        model = ViT(img=32, patch=4, dim=192, depth=12, heads=3).train()
+        feat_dim, first = 192, lambda: model.patch_embed.proj.weight.grad
+    else:
+        model = resnet18_small().train()
+        feat_dim, first = 512, lambda: model.conv1.weight.grad
     if args.case:
         st = read_safetensors(args.case)
         x, g = st.pop("x"), st.pop("g")
@@ -124,7 +133,7 @@ def main():
     else:
         cases = []
         for n in [int(b) for b in args.batch.split(",") if b.strip()]:
-            cases.append((n, torch.rand(n, 3, 32, 32) * 2 - 1, torch.rand(n, 512) * 2 - 1))
+            cases.append((n, torch.rand(n, 3, 32, 32) * 2 - 1, torch.rand(n, feat_dim) * 2 - 1))
     results = []
     for n, x, g in cases:
         last = {}
@@ -137,7 +146,7 @@ def main():
             model.zero_grad(set_to_none=True)
             y = model(x)
             y.backward(g)
-            last["grad"] = model.conv1.weight.grad
+            last["grad"] = first()
 
         for _ in range(WARMUPS):
             fwd()
@@ -153,7 +162,7 @@ def main():
               file=sys.stderr)
         results.append(rec)
         if args.out:
-            write_safetensors(args.out, {"features": last["features"], "grad.conv1.weight": last["grad"]})
+            write_safetensors(args.out, {"features": last["features"], "grad.first": last["grad"]})
     print(json.dumps({"torch": torch.__version__, "torchvision": torchvision.__version__, "threads": args.threads, "results": results}))
 
 
