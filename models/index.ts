@@ -42,3 +42,9 @@ export {
   VisionTransformer, PatchEmbed, sincosPosEmbed2d, createViT, vitTiny, vitSmall, vitBase, VIT_PRESETS,
   type ViTOptions, type PatchEmbedOptions, type PosEmbedKind, type ViTPreset,
 } from './backbones/vit.js';
+export { byolLoss, negativeCosine, simsiamLoss } from './ssl/losses.js';
+export {
+  extractFeatures, reestimateBatchNorm, knnPredict, knnAccuracy, linearProbe, collapseFigure, evaluateBackbone,
+  type Backbone, type EvalSource, type SourceOptions, type Features, type BatchNormReestimateOptions, type KnnOptions,
+  type LinearProbeOptions, type LinearProbeResult, type EvaluateOptions, type BackboneEvaluation,
+} from './eval.js';

@@ -19,6 +19,7 @@ const SAMPLES: Record<string, Slots[]> = {
     { TA: 'i32', TB: 'i32', TC: 'f32', TO: 'f32', EXPR: 'select(0.0, 1.0, a < b)' },
     { TA: 'f32', TB: 'f32', TC: 'f32', TO: 'f32', EXPR: 'pow_s(a, b) + erf_s(a) + tanh_s(b) + sigmoid_s(c)' },
   ],
+  knn: [{ KMAX: 32 }, { KMAX: 1024 }],
   matmul: [{ ACT: 'v' }, { ACT: '0.5 * v * (1.0 + erf_s(v * 0.70710678118654752))' }],
   matmul_tiled: [{ ACT: 'v' }, { ACT: '0.5 * v * (1.0 + tanh_s(0.79788456080286536 * (v + 0.044715 * v * v * v)))' }],
   matmul_simd: [
