@@ -15,5 +15,9 @@ export { indexSelect, gather, scatterAdd, indexAdd, oneHot } from './ops/gather.
 export { maxPool2d, avgPool2d, adaptiveAvgPool2d, type Size2, type MaxPool2dOptions, type AvgPool2dOptions } from './ops/pool.js';
 export { crossEntropy, type CrossEntropyOptions } from './ops/losses.js';
 export { normalize, type NormalizeOptions } from './ops/normalize.js';
+export {
+  infoNCE, ntXent, mocoLoss, enqueue, mocoV3Loss, instDiscLoss, updateMemoryBank, clipLoss, cpcInfoNCE,
+  type InfoNCEOptions, type NtXentOptions, type MocoOptions, type InstDiscOptions, type ContrastiveStrategy,
+} from './ops/contrastive.js';
 export { scaledDotProductAttention, attentionQKV, type AttentionOptions } from './ops/attention.js';
 export { conv2d, conv2dShape, type Conv2dOptions, type Conv2dStrategy } from './ops/conv2d.js';

@@ -1,0 +1,457 @@
+/**
+ * Launchers of the fused contrastive-loss kernels (shaders/contrastive_simd.wgsl, the CPU-SIMD
+ * strategy, and shaders/contrastive.wgsl, the portable GPU strategy plus the memory-bank and
+ * queue kernels).
+ *
+ * The core is a row-wise cross-entropy over a similarity matrix that is never stored: for each
+ * batch b and row i of A [M, d], the logits are s_ij = scale * A_i . B_j over the rows j of
+ * B [nb, d] (optionally masking j == i, optionally joined by an extra per-row logit
+ * scale * e_i that is then the positive); the forward streams over column tiles with an online
+ * max / sum and writes lse_i and loss_i = lse_i - s_i,pos(i); the backward recomputes the tiles
+ * and writes dA = scale dS B and dB = scale dS^T A with dS_ij = g_i (softmax_ij - [j == pos(i)]),
+ * in one pass over row blocks when A and B are the same tensor (S symmetric), else one pass over
+ * row blocks of A and one over row blocks of B.
+ */
+import { Params } from '../command_batch.js';
+import { dispatch } from '../dispatch.js';
+import { runtime } from '../runtime.js';
+import { fmt } from '../shape.js';
+import { Tensor } from '../tensor.js';
+import { copy } from './elementwise.js';
+import { foldGrid } from './matmul.js';
+
+const WG = 64;
+
+/** Which kernels run the fused loss: per adapter by default (see `Strategy`). */
+export type ContrastiveStrategy = 'cpu-simd' | 'gpu';
+
+/** An operand [batch?, rows, d] as element strides (batch stride 0 without a batch dim). */
+interface Operand3 {
+  t: Tensor;
+  batch: number;
+  rows: number;
+  d: number;
+  bs: number;
+  rs: number;
+  ks: number;
+}
+
+function operand3(op: string, name: string, t: Tensor): Operand3 {
+  if (t.dtype !== 'f32' || (t.rank !== 2 && t.rank !== 3)) {
+    throw new Error(`${op}: ${name} must be f32 [rows, d] or [batch, rows, d], got ${t.dtype} ${fmt(t.shape)}`);
+  }
+  const r = t.rank;
+  return {
+    t,
+    batch: r === 3 ? t.shape[0] : 1,
+    rows: t.shape[r - 2],
+    d: t.shape[r - 1],
+    bs: r === 3 ? t.strides[0] : 0,
+    rs: t.strides[r - 2],
+    ks: t.strides[r - 1],
+  };
+}
+
+/** One fused contrastive loss: S = scale * A B^T per batch, rows of A against rows of B. */
+export interface ContrastiveSpec {
+  /** [M, d] or [batch, M, d], any strides. */
+  a: Tensor;
+  /** [nb, d] or [batch, nb, d], any strides. */
+  b: Tensor;
+  /** Per-row extra logit e ([M] or [batch, M]; the logit is scale * e), the positive; or null. */
+  extra: Tensor | null;
+  scale: number;
+  /** Mask column j == i. */
+  diag: boolean;
+  /** Positive column of row i: (i + shift) mod nb (unused with `extra` or `posIndex`). */
+  shift: number;
+  /** Positive column per row, i32 [M] or [batch, M]; or null. */
+  posIndex: Tensor | null;
+  strategy?: ContrastiveStrategy;
+}
+
+/** The validated problem. */
+interface Problem {
+  op: string;
+  A: Operand3;
+  B: Operand3;
+  batch: number;
+  M: number;
+  nb: number;
+  d: number;
+  extra: Tensor | null;
+  posIndex: Tensor | null;
+  scale: number;
+  diag: boolean;
+  shift: number;
+  simd: boolean;
+}
+
+const OP = 'contrastive';
+
+/** A contiguous, offset-0 version of a per-row array (the kernels index it from 0). */
+function flatAux(t: Tensor): { t: Tensor; temp: boolean } {
+  if (t.isContiguous && t.offset === 0) return { t, temp: false };
+  return { t: copy(t), temp: true };
+}
+
+function problem(spec: ContrastiveSpec): Problem {
+  const A = operand3(OP, 'a', spec.a);
+  const B = operand3(OP, 'b', spec.b);
+  const shapes = `a ${fmt(spec.a.shape)}, b ${fmt(spec.b.shape)}`;
+  if (spec.a.rank !== spec.b.rank) throw new Error(`${OP}: a and b need the same rank, got ${shapes}`);
+  if (A.batch !== B.batch) throw new Error(`${OP}: batch dims differ, ${shapes}`);
+  if (A.d !== B.d) throw new Error(`${OP}: feature dims differ, ${shapes}`);
+  if (A.rows === 0 || B.rows === 0 || A.d === 0 || A.batch === 0) throw new Error(`${OP}: empty operand, ${shapes}`);
+  const rowShape = spec.a.shape.slice(0, -1);
+  const same = (t: Tensor) => t.shape.length === rowShape.length && t.shape.every((v, i) => v === rowShape[i]);
+  if (spec.extra && (spec.extra.dtype !== 'f32' || !same(spec.extra))) {
+    throw new Error(`${OP}: extra logits must be f32 ${fmt(rowShape)}, got ${spec.extra.dtype} ${fmt(spec.extra.shape)} (${shapes})`);
+  }
+  if (spec.posIndex && (spec.posIndex.dtype !== 'i32' || !same(spec.posIndex))) {
+    throw new Error(`${OP}: positive indices must be i32 ${fmt(rowShape)}, got ${spec.posIndex.dtype} ${fmt(spec.posIndex.shape)} (${shapes})`);
+  }
+  if (!Number.isInteger(spec.shift) || spec.shift < 0) throw new Error(`${OP}: shift must be an integer >= 0, got ${spec.shift}`);
+  if (!Number.isFinite(spec.scale)) throw new Error(`${OP}: scale must be finite, got ${spec.scale}`);
+  const rt = runtime();
+  const strategy = spec.strategy ?? rt.strategy;
+  const simd = strategy === 'cpu-simd';
+  if (simd && (!rt.hasFeature('subgroups') || rt.subgroupSize < 1 || rt.acquired.info.subgroupMinSize !== rt.acquired.info.subgroupMaxSize)) {
+    throw new Error(`${OP}: the 'cpu-simd' strategy needs the 'subgroups' feature with one fixed subgroup size; use strategy 'gpu'`);
+  }
+  return {
+    op: OP, A, B, batch: A.batch, M: A.rows, nb: B.rows, d: A.d, extra: spec.extra, posIndex: spec.posIndex,
+    scale: spec.scale, diag: spec.diag, shift: spec.shift % B.rows, simd,
+  };
+}
+
+/** An operand as the SIMD kernels read it: vec4 rows (in place, or a packed copy). */
+interface Vec4Rows {
+  t: Tensor;
+  off: number;
+  rs: number;
+  bs: number;
+  temp: boolean;
+}
+
+function vec4Rows(o: Operand3, D4: number, slots: { SG: number; RA: number; CB: number }): Vec4Rows {
+  const a4 = (v: number) => v % 4 === 0;
+  if (o.ks === 1 && a4(o.d) && a4(o.rs) && a4(o.bs) && a4(o.t.offset)) {
+    return { t: o.t, off: o.t.offset / 4, rs: o.rs / 4, bs: o.bs / 4, temp: false };
+  }
+  const n = o.batch * o.rows * D4;
+  const packed = Tensor.empty([n * 4], 'f32');
+  dispatch({
+    op: `${OP}.pack`,
+    shader: 'contrastive_simd',
+    entry: 'pack',
+    slots, // the module of the main kernel (one compile)
+    inputs: [o.t],
+    outputs: [packed],
+    params: new Params().u32(n, o.rows, o.d, D4).u32(o.rs, o.ks, o.bs, o.t.offset),
+    workgroups: Math.ceil(n / WG),
+  });
+  return { t: packed, off: 0, rs: D4, bs: o.rows * D4, temp: true };
+}
+
+let forcedTile: { RA: number; CB: number } | null = null;
+
+/** Forces the register tile of the CPU-SIMD contrastive kernels (tests and tuning); null restores the choice by shape. */
+export function forceContrastiveTile(tile: { RA: number; CB: number } | null): void {
+  forcedTile = tile;
+}
+
+/**
+ * Register tile of the SIMD kernels: RA own row groups x CB other row groups of SG rows. Lavapipe
+ * (SG 8): up to 16 x 32. SwiftShader (SG 4) compiles the 2 x 4 groups' unrolled kernels for
+ * minutes (measured: 2 x 2 in 0.4 s, 2 x 4 not done after 150 s), so small subgroups stop at 2 x 2.
+ */
+function simdTile(own: number, other: number, sg: number): { RA: number; CB: number } {
+  if (forcedTile) return forcedTile;
+  const RA = own > sg ? 2 : 1;
+  const CB = other > 2 * sg && sg >= 8 ? 4 : other > sg ? 2 : 1;
+  return { RA, CB };
+}
+
+/** The flags shared by forward and backward. */
+function flags(p: Problem): Record<string, number> {
+  return { DIAG: p.diag ? 1 : 0, POS_INDEX: p.posIndex && !p.extra ? 1 : 0, EXTRA: p.extra ? 1 : 0 };
+}
+
+/** Forward result: per-row losses and log-sum-exps, both [batch, M] contiguous (f32). */
+export interface ContrastiveForward {
+  loss: Tensor;
+  lse: Tensor;
+}
+
+/**
+ * The fused forward: per row of A, loss = lse - positive logit (shape of A without its last
+ * dim), and lse (same shape), saved for the backward.
+ */
+export function contrastiveForward(spec: ContrastiveSpec): ContrastiveForward {
+  const p = problem(spec);
+  const rowShape = spec.a.shape.slice(0, -1);
+  const loss = Tensor.empty(rowShape, 'f32');
+  const lse = Tensor.empty(rowShape, 'f32');
+  const rt = runtime();
+  const ex = p.extra ? flatAux(p.extra) : null;
+  const pi = p.posIndex ? flatAux(p.posIndex) : null;
+  const aux = [ex?.t ?? rt.dummy, pi?.t ?? rt.dummy];
+  if (p.simd) {
+    const SG = rt.subgroupSize;
+    const D4 = Math.ceil(p.d / 4);
+    const { RA, CB } = simdTile(p.M, p.nb, SG);
+    const X = vec4Rows(p.A, D4, { SG, RA, CB });
+    const Y = spec.a === spec.b ? X : vec4Rows(p.B, D4, { SG, RA, CB });
+    const tiles = Math.ceil(p.M / (SG * RA));
+    dispatch({
+      op: OP,
+      shader: 'contrastive_simd',
+      entry: 'fwd',
+      slots: { SG, RA, CB },
+      overrides: flags(p),
+      inputs: [X.t, Y.t, ...aux],
+      outputs: [lse, loss],
+      params: new Params()
+        .u32(p.M, p.nb, D4, p.batch)
+        .u32(X.rs, X.bs, X.off, tiles)
+        .u32(Y.rs, Y.bs, Y.off, p.M)
+        .u32(p.nb, p.shift, 0).f32(p.scale),
+      workgroups: foldGrid(OP, [tiles * p.batch, 1, 1], rt.limits.maxComputeWorkgroupsPerDimension),
+    });
+    if (X.temp) X.t.dispose();
+    if (Y.temp && Y !== X) Y.t.dispose();
+  } else {
+    dispatch({
+      op: OP,
+      shader: 'contrastive',
+      entry: 'rows_fwd',
+      slots: PORTABLE_SLOTS,
+      overrides: { WG, ...flags(p) },
+      inputs: [p.A.t, p.B.t, ...aux],
+      outputs: [lse, loss],
+      params: portableParams(p, p.A, p.B, p.M, p.nb),
+      workgroups: p.batch * p.M,
+    });
+  }
+  if (ex?.temp) ex.t.dispose();
+  if (pi?.temp) pi.t.dispose();
+  return { loss, lse };
+}
+
+/** The slots of contrastive.wgsl's memory-bank entries; any valid values render the row entries. */
+const PORTABLE_SLOTS = { V: 'f32', DOT: 'a * b' };
+
+function portableParams(p: Problem, X: Operand3, Y: Operand3, own: number, other: number): Params {
+  return new Params()
+    .u32(own, other, p.d, p.batch)
+    .u32(X.rs, X.bs, X.t.offset, X.ks)
+    .u32(Y.rs, Y.bs, Y.t.offset, Y.ks)
+    .u32(p.M, p.nb, p.shift).f32(p.scale);
+}
+
+/** Which gradients {@link contrastiveBackward} computes. */
+export interface ContrastiveWants {
+  a: boolean;
+  b: boolean;
+}
+
+/**
+ * The fused backward: given the forward's `lse` and the upstream gradient `g` of the per-row
+ * losses (both of A's row shape), returns dA and dB (shapes of a and b; null where not wanted).
+ * When a and b are the same tensor and both are wanted, dA holds dA + dB (one pass over the
+ * symmetric S) and dB is null.
+ */
+export function contrastiveBackward(
+  spec: ContrastiveSpec, lse: Tensor, g: Tensor, wants: ContrastiveWants,
+): { da: Tensor | null; db: Tensor | null } {
+  const p = problem(spec);
+  const rt = runtime();
+  const gi = flatAux(g);
+  const li = flatAux(lse);
+  const pi = p.posIndex && !p.extra ? flatAux(p.posIndex) : null;
+  const sym = wants.a && wants.b && spec.a === spec.b;
+  const run = (X: Operand3, Y: Operand3, own: number, other: number, ownTerm: boolean, otherTerm: boolean): Tensor => {
+    const fl = { ...flags(p), OWN_TERM: ownTerm ? 1 : 0, OTHER_TERM: otherTerm ? 1 : 0 };
+    const aux = [li.t, gi.t, pi?.t ?? rt.dummy];
+    if (p.simd) {
+      const SG = rt.subgroupSize;
+      const D4 = Math.ceil(p.d / 4);
+      const { RA, CB } = simdTile(own, other, SG);
+      const Xv = vec4Rows(X, D4, { SG, RA, CB });
+      const Yv = X.t === Y.t ? Xv : vec4Rows(Y, D4, { SG, RA, CB });
+      const tiles = Math.ceil(own / (SG * RA));
+      const out = Tensor.empty([p.batch, own, D4 * 4], 'f32');
+      dispatch({
+        op: `${OP}.backward`,
+        shader: 'contrastive_simd',
+        entry: 'bwd',
+        slots: { SG, RA, CB },
+        overrides: fl,
+        inputs: [Xv.t, Yv.t, ...aux],
+        outputs: [out],
+        params: new Params()
+          .u32(own, other, D4, p.batch)
+          .u32(Xv.rs, Xv.bs, Xv.off, tiles)
+          .u32(Yv.rs, Yv.bs, Yv.off, p.M)
+          .u32(p.nb, p.shift, 0).f32(p.scale),
+        workgroups: foldGrid(OP, [tiles * p.batch, 1, 1], rt.limits.maxComputeWorkgroupsPerDimension),
+      });
+      if (Xv.temp) Xv.t.dispose();
+      if (Yv.temp && Yv !== Xv) Yv.t.dispose();
+      const shape = X.t.rank === 3 ? [p.batch, own, p.d] : [own, p.d];
+      const strides = X.t.rank === 3 ? [own * D4 * 4, D4 * 4, 1] : [D4 * 4, 1];
+      const v = out.view(shape, strides, 0);
+      out.dispose();
+      return v;
+    }
+    const out = Tensor.empty(X.t.shape, 'f32');
+    dispatch({
+      op: `${OP}.backward`,
+      shader: 'contrastive',
+      entry: 'rows_bwd',
+      slots: PORTABLE_SLOTS,
+      overrides: { WG, ...fl },
+      inputs: [X.t, Y.t, ...aux],
+      outputs: [out],
+      params: portableParams(p, X, Y, own, other),
+      workgroups: p.batch * own,
+    });
+    return out;
+  };
+  let da: Tensor | null = null;
+  let db: Tensor | null = null;
+  if (sym) {
+    da = run(p.A, p.A, p.M, p.M, true, true);
+  } else {
+    if (wants.a) da = run(p.A, p.B, p.M, p.nb, true, false);
+    if (wants.b) db = run(p.B, p.A, p.nb, p.M, false, true);
+  }
+  for (const t of [gi, li, pi]) if (t?.temp) t.t.dispose();
+  return { da, db };
+}
+
+/** The rows of a memory bank gathered per sample: index [N] (positives) and negatives [N, K]. */
+function bankGeometry(op: string, v: Tensor, memory: Tensor, index: Tensor, neg: Tensor) {
+  const shapes = `v ${v.dtype} ${fmt(v.shape)}, memory ${memory.dtype} ${fmt(memory.shape)}, index ${index.dtype} ${fmt(index.shape)}, negatives ${neg.dtype} ${fmt(neg.shape)}`;
+  if (v.dtype !== 'f32' || v.rank !== 2 || memory.dtype !== 'f32' || memory.rank !== 2 || memory.shape[1] !== v.shape[1]
+    || index.dtype !== 'i32' || index.rank !== 1 || index.shape[0] !== v.shape[0]
+    || neg.dtype !== 'i32' || neg.rank !== 2 || neg.shape[0] !== v.shape[0]) {
+    throw new Error(`${op}: expects v f32 [N, d], memory f32 [n, d], index i32 [N], negatives i32 [N, K], got ${shapes}`);
+  }
+  if (memory.shape[0] === 0) throw new Error(`${op}: the memory bank is empty (${shapes})`);
+  const [N, d] = v.shape;
+  const ch = d % 4 === 0 ? 4 : 1;
+  return { N, d, K1: neg.shape[1] + 1, n: memory.shape[0], ch };
+}
+
+const bankSlots = (ch: number) => (ch === 4 ? { V: 'vec4<f32>', DOT: 'dot(a, b)' } : PORTABLE_SLOTS);
+
+/** Contiguous, offset-0 copies where needed; returns the tensors and a disposer. */
+function flatAll(ts: Tensor[]): { ts: Tensor[]; free: () => void } {
+  const f = ts.map(flatAux);
+  return { ts: f.map((x) => x.t), free: () => f.forEach((x) => x.temp && x.t.dispose()) };
+}
+
+/**
+ * Memory-bank logits: out[i, j] = v_i . memory[r(i, j)] with r(i, 0) = index[i] and
+ * r(i, j) = negatives[i, j - 1]; [N, K + 1]. The rows are gathered inside the kernel.
+ */
+export function bankLogits(v: Tensor, memory: Tensor, index: Tensor, negatives: Tensor): Tensor {
+  const g = bankGeometry('bankLogits', v, memory, index, negatives);
+  const out = Tensor.empty([g.N, g.K1], 'f32');
+  if (g.N === 0) return out;
+  const f = flatAll([v, memory, index, negatives]);
+  dispatch({
+    op: 'bankLogits',
+    shader: 'contrastive',
+    entry: 'gdot_fwd',
+    slots: bankSlots(g.ch),
+    overrides: { WG },
+    inputs: f.ts,
+    outputs: [out],
+    params: new Params().u32(g.N, g.K1, g.d / g.ch, g.n),
+    workgroups: Math.ceil((g.N * g.K1) / WG),
+  });
+  f.free();
+  return out;
+}
+
+/** The gradient of {@link bankLogits} w.r.t. v: dv_i = sum_j dlogits[i, j] memory[r(i, j)]. */
+export function bankLogitsBackward(dlogits: Tensor, v: Tensor, memory: Tensor, index: Tensor, negatives: Tensor): Tensor {
+  const g = bankGeometry('bankLogits', v, memory, index, negatives);
+  const dv = Tensor.empty([g.N, g.d], 'f32');
+  if (g.N === 0) return dv;
+  const f = flatAll([dlogits, memory, index, negatives]);
+  dispatch({
+    op: 'bankLogits.backward',
+    shader: 'contrastive',
+    entry: 'gdot_bwd',
+    slots: bankSlots(g.ch),
+    overrides: { WG },
+    inputs: f.ts,
+    outputs: [dv],
+    params: new Params().u32(g.N, g.K1, g.d / g.ch, g.n),
+    workgroups: Math.ceil((g.N * g.d / g.ch) / WG),
+  });
+  f.free();
+  return dv;
+}
+
+/**
+ * In place: memory[index[i]] <- normalize(momentum * memory[index[i]] + (1 - momentum) * v[i]).
+ * `memory` must be contiguous; indices must be in range and distinct (repeated rows race).
+ */
+export function launchBankUpdate(memory: Tensor, index: Tensor, v: Tensor, momentum: number): void {
+  const op = 'updateMemoryBank';
+  const shapes = `memory ${memory.dtype} ${fmt(memory.shape)}, index ${index.dtype} ${fmt(index.shape)}, v ${v.dtype} ${fmt(v.shape)}`;
+  if (memory.dtype !== 'f32' || memory.rank !== 2 || index.dtype !== 'i32' || index.rank !== 1
+    || v.dtype !== 'f32' || v.rank !== 2 || v.shape[0] !== index.shape[0] || v.shape[1] !== memory.shape[1]) {
+    throw new Error(`${op}: expects memory f32 [n, d], index i32 [N], v f32 [N, d], got ${shapes}`);
+  }
+  if (!memory.isContiguous || memory.offset !== 0) throw new Error(`${op}: memory must be a contiguous tensor (it is updated in place), got a view of ${fmt(memory.shape)}`);
+  if (!(momentum >= 0 && momentum <= 1)) throw new Error(`${op}: momentum must be in [0, 1], got ${momentum}`);
+  const N = v.shape[0];
+  if (N === 0) return;
+  const f = flatAll([v, index]);
+  dispatch({
+    op,
+    shader: 'contrastive',
+    entry: 'bank_update',
+    slots: PORTABLE_SLOTS,
+    overrides: { WG },
+    inputs: f.ts,
+    outputs: [memory],
+    params: new Params().u32(N, memory.shape[1], memory.shape[0]).f32(momentum),
+    workgroups: Math.ceil(N / WG),
+  });
+  f.free();
+}
+
+/** In place: queue[:, (ptr + n) mod K] = k[n] for the rows of k [N, C] (queue [C, K]). */
+export function launchEnqueue(queue: Tensor, k: Tensor, ptr: number): void {
+  const op = 'enqueue';
+  const shapes = `queue ${queue.dtype} ${fmt(queue.shape)}, keys ${k.dtype} ${fmt(k.shape)}`;
+  if (queue.dtype !== 'f32' || queue.rank !== 2 || k.dtype !== 'f32' || k.rank !== 2 || k.shape[1] !== queue.shape[0]) {
+    throw new Error(`${op}: expects queue f32 [C, K] and keys f32 [N, C], got ${shapes}`);
+  }
+  if (!queue.isContiguous || queue.offset !== 0) throw new Error(`${op}: queue must be a contiguous tensor (it is updated in place), got a view of ${fmt(queue.shape)}`);
+  const [C, K] = queue.shape;
+  const N = k.shape[0];
+  if (N > K) throw new Error(`${op}: ${N} keys do not fit in a queue of ${K} (${shapes})`);
+  if (!Number.isInteger(ptr) || ptr < 0 || ptr >= K) throw new Error(`${op}: ptr must be an integer in [0, ${K}), got ${ptr}`);
+  if (N === 0) return;
+  const f = flatAll([k]);
+  dispatch({
+    op,
+    shader: 'contrastive',
+    entry: 'enqueue',
+    slots: PORTABLE_SLOTS,
+    overrides: { WG },
+    inputs: f.ts,
+    outputs: [queue],
+    params: new Params().u32(N, C, K, ptr),
+    workgroups: Math.ceil((N * C) / WG),
+  });
+  f.free();
+}
