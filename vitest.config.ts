@@ -26,7 +26,7 @@ export default defineConfig({
             extends: true as const,
             test: {
               name: 'swiftshader-sg4',
-              include: ['test/ops/matmul.test.ts', 'test/ops/conv2d.test.ts'],
+              include: ['test/ops/matmul.test.ts', 'test/ops/conv2d.test.ts', 'test/ops/attention.test.ts', 'test/ops/contrastive.test.ts'],
               env: { VK_ICD_FILENAMES: SWIFTSHADER_ICD, WEBGRAD_TEST_STRATEGIES: 'cpu-simd', WEBGRAD_PRINT_ADAPTER: '1' },
             },
           }]
