@@ -72,7 +72,7 @@ export class BufferPool {
 
   constructor(device: GPUDevice, opts: PoolOptions = {}) {
     this.#device = device;
-    this.#maxFreePerClass = opts.maxFreePerClass ?? 64;
+    this.#maxFreePerClass = opts.maxFreePerClass ?? 256;
     this.#maxFreeBytes = opts.maxFreeBytes ?? 512 * 1024 * 1024;
   }
 
