@@ -48,3 +48,10 @@ export {
   type Backbone, type EvalSource, type SourceOptions, type Features, type BatchNormReestimateOptions, type KnnOptions,
   type LinearProbeOptions, type LinearProbeResult, type EvaluateOptions, type BackboneEvaluation,
 } from './eval.js';
+export {
+  createMethod, methodDefaults, scaledLr, viewPresets, isMethodName, METHOD_NAMES, SimCLR, MoCo, BYOL, SimSiam,
+  KeyQueue, MomentumUpdater, momentumCopy, stopGradient, symmetricLoss, pooledFeatures,
+  type MethodName, type MethodOptionsMap, type MethodDefaults, type OptimizerDefaults, type AugmentDefaults,
+  type SimCLROptions, type MoCoOptions, type BYOLOptions, type SimSiamOptions, type SSLMethod, type StepProgress, type StepStats,
+  type BackboneSource, type BaseMethodOptions, type MomentumOptions,
+} from './ssl/index.js';
