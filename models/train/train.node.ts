@@ -1,0 +1,543 @@
+/**
+ * `train(config)`: a self-supervised run end to end, as `webgrad train` drives it (Node only: it
+ * reads Fashion-MNIST and writes the run directory). Steps:
+ *  1. data: the first `trainSize` / `testSize` images of Fashion-MNIST's train / test splits;
+ *     a seeded DataLoader (full batches, order a function of (seed, epoch)) hands out [0, 1]
+ *     images, and the method's augmentation presets draw `numViews` normalised views on the GPU;
+ *  2. model: the backbone (initial weights from their own seeded stream) inside `createMethod`;
+ *  3. optimizer (SGD / LARS / AdamW) with a linear-warmup cosine learning rate per step;
+ *  4. per step: loss, backward, optimizer step, `afterStep`, one JSON line in `log.jsonl`
+ *     (loss, lr, images/s) and the progress line;
+ *  5. per epoch: the kNN monitor (k = 20 on a subset, BN re-estimated, model left unchanged) and
+ *     a checkpoint `checkpoints/epoch-NNNN.safetensors` holding the method's state dict, the
+ *     optimizer state (`optimizer.*`) and, in its metadata, the config, step, epoch and every
+ *     generator state: `--resume` continues bit-identically on the same adapter;
+ *  6. at the end: the evaluation of the trained backbone and of the same architecture at its
+ *     random init (same init seed, same protocol), the collapse figure of the projector outputs,
+ *     `report.json`, the table, and `plot.svg` / `plot.png`.
+ *
+ * Run directory: `config.json`, `log.jsonl`, `checkpoints/`, `report.json`, `plot.svg`, `plot.png`.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { backward, detach, noGrad } from '../../autograd/index.js';
+import { firstN, type Dataset } from '../../src/data/dataset.js';
+import { augmentViews, type AugmentPreset } from '../../src/data/augment.js';
+import { fashionMnist } from '../../src/data/fashion_mnist.node.js';
+import { FASHION_MNIST_MEAN, FASHION_MNIST_STD } from '../../src/data/idx.js';
+import { DataLoader } from '../../src/data/loader.js';
+import { Generator, defaultGenerator, type GeneratorState } from '../../src/random.js';
+import { hasRuntime, init, runtime } from '../../src/runtime.js';
+import { readSafetensors, writeSafetensors, type SafeTensor } from '../../src/safetensors.js';
+import { scope } from '../../src/scope.js';
+import type { Tensor } from '../../src/tensor.js';
+import { collapseFigure, evaluateBackbone, type Backbone } from '../eval.js';
+import type { SSLMethod, StepProgress } from '../ssl/method.js';
+import { warmupCosine } from '../schedules.js';
+import { resolveConfig, type TrainConfig, type TrainConfigInput } from './config.js';
+import { buildBackbone, buildMethod, methodTrainDefaults, projectorOutput, viewPresets } from './methods.js';
+import { plotSvg } from './plot.js';
+import { Progress, formatDuration, type ProgressSink } from './progress.js';
+import { formatReportTable, gainsOf, scoresOf, type EvaluationReport, type NetworkScores } from './report.js';
+import { OPTIMIZER_PREFIX, createOptimizer, loadOptimizerState, optimizerState, type RunOptimizer } from './state.js';
+
+/** Version of the checkpoint metadata layout. */
+export const RUN_CHECKPOINT_VERSION = 1;
+/** Metadata key holding a run checkpoint's JSON state. */
+export const RUN_METADATA_KEY = 'webgrad.run';
+
+/** One line of `log.jsonl` for a step. */
+export interface StepRecord {
+  type: 'step';
+  step: number;
+  epoch: number;
+  loss: number;
+  lr: number;
+  /** Batch images per second of this step, from the batch handed out to the loss read back (each image gives numViews views). */
+  imagesPerSec: number;
+  /** Seconds since this session started training. */
+  elapsed: number;
+  /** Scalars `afterStep` reported (momentum, queue pointer, ...). */
+  stats?: Record<string, number>;
+}
+
+/** One line of `log.jsonl` for an epoch. */
+export interface EpochRecord {
+  type: 'epoch';
+  epoch: number;
+  /** Mean loss over the epoch's steps. */
+  loss: number;
+  seconds: number;
+  /** kNN monitor accuracy (k = 20) after this epoch, when it ran. */
+  knn?: number;
+  checkpoint: string;
+}
+
+/** A kNN monitor point: epoch (0 = before training) and accuracy. */
+export interface MonitorPoint {
+  epoch: number;
+  knn: number;
+}
+
+/** What a run checkpoint's metadata holds besides the tensors. */
+export interface RunState {
+  version: number;
+  config: TrainConfig;
+  /** Completed epochs and steps. */
+  epoch: number;
+  step: number;
+  generators: Record<'init' | 'augment' | 'global', { seed: string; offset: string }>;
+  monitor: MonitorPoint[];
+}
+
+/** Options of {@link train} besides the configuration. */
+export interface TrainOptions {
+  /** A checkpoint file or a run directory (its latest checkpoint) to continue from. */
+  resume?: string;
+  /** Progress output: 'auto' (stdout: a rewritten line on a TTY, periodic lines otherwise), 'off', or a sink. */
+  progress?: 'auto' | 'off' | ProgressSink;
+  /** Stop after this many steps in this session (for tests; checkpoints and the report are skipped if the run did not finish). */
+  maxSteps?: number;
+  /** Called after every step with its log record. */
+  onStep?: (r: StepRecord) => void;
+}
+
+/** What {@link train} returns. */
+export interface TrainResult {
+  config: TrainConfig;
+  runDir: string;
+  /** Steps taken (in total, including those before a resume) and the last step's loss. */
+  steps: number;
+  lastLoss: number;
+  /** Every step record of this session. */
+  records: StepRecord[];
+  monitor: MonitorPoint[];
+  /** Checkpoint files written in this session. */
+  checkpoints: string[];
+  /** The final evaluation (null when `evaluate` is false or the run stopped early). */
+  evaluation: EvaluationReport | null;
+}
+
+/** Image normalisation of Fashion-MNIST (the presets' Normalize and the evaluation's). */
+const NORM = { mean: FASHION_MNIST_MEAN, std: FASHION_MNIST_STD };
+
+/** Seeds of the run's independent streams, derived from the config seed. */
+export function streamSeeds(seed: number): { loader: bigint; init: bigint; augment: bigint; global: bigint } {
+  const s = BigInt(seed) * 4n;
+  return { loader: s, init: s + 1n, augment: s + 2n, global: s + 3n };
+}
+
+const genJson = (g: GeneratorState) => ({ seed: g.seed.toString(), offset: g.offset.toString() });
+const genState = (j: { seed: string; offset: string }): GeneratorState => ({ seed: BigInt(j.seed), offset: BigInt(j.offset) });
+
+/** The datasets of a config: first `trainSize` / `testSize` images of the splits. */
+export function loadData(c: TrainConfig): { train: Dataset<'u8'>; test: Dataset<'u8'> } {
+  if (c.data !== 'fashion-mnist') throw new Error(`train: unknown data '${String(c.data)}' (fashion-mnist)`);
+  const train = fashionMnist({ split: 'train', dir: c.dataDir });
+  const test = fashionMnist({ split: 'test', dir: c.dataDir });
+  if (c.trainSize > train.length) throw new Error(`train: trainSize ${c.trainSize} exceeds the ${train.length} images of fashion-mnist train`);
+  if (c.testSize > test.length) throw new Error(`train: testSize ${c.testSize} exceeds the ${test.length} images of fashion-mnist test`);
+  return { train: firstN(train, c.trainSize), test: firstN(test, c.testSize) };
+}
+
+/** Finds the checkpoint `p` names: a file, or the latest `epoch-*.safetensors` of a run directory (or its `checkpoints/`). */
+export function findCheckpoint(p: string): string {
+  if (!fs.existsSync(p)) throw new Error(`resume: '${p}' does not exist`);
+  if (fs.statSync(p).isFile()) return p;
+  for (const dir of [path.join(p, 'checkpoints'), p]) {
+    if (!fs.existsSync(dir)) continue;
+    const files = fs.readdirSync(dir).filter((f) => /^epoch-\d+\.safetensors$/.test(f)).sort();
+    if (files.length) return path.join(dir, files[files.length - 1]);
+  }
+  throw new Error(`resume: no checkpoint (epoch-NNNN.safetensors) in '${p}' or '${path.join(p, 'checkpoints')}'`);
+}
+
+/** Reads a run checkpoint: its state metadata, the method's tensors and the optimizer's. */
+export function readRunCheckpoint(file: string): { state: RunState; model: Map<string, SafeTensor>; optimizer: Map<string, SafeTensor> } {
+  let parsed;
+  try {
+    parsed = readSafetensors(fs.readFileSync(file));
+  } catch (e) {
+    throw new Error(`checkpoint '${file}': cannot read it (${(e as Error).message})`);
+  }
+  const raw = parsed.metadata?.[RUN_METADATA_KEY];
+  if (!raw) throw new Error(`checkpoint '${file}' is not a webgrad run checkpoint (no '${RUN_METADATA_KEY}' metadata); webgrad eval needs a file written by webgrad train`);
+  const state = JSON.parse(raw) as RunState;
+  if (state.version !== RUN_CHECKPOINT_VERSION) throw new Error(`checkpoint '${file}': layout version ${state.version}, this webgrad reads ${RUN_CHECKPOINT_VERSION}`);
+  const model = new Map<string, SafeTensor>();
+  const optimizer = new Map<string, SafeTensor>();
+  for (const [k, t] of parsed.tensors) (k.startsWith(OPTIMIZER_PREFIX) ? optimizer : model).set(k, t);
+  return { state, model, optimizer };
+}
+
+/** Host copies of a module's state dict (f32 as F32, i32 as I32). */
+async function moduleTensors(m: SSLMethod): Promise<[string, SafeTensor][]> {
+  const out: [string, SafeTensor][] = [];
+  for (const [k, t] of m.stateDict()) {
+    if (t.dtype === 'f32') out.push([k, { dtype: 'F32', shape: [...t.shape], data: (await t.data()) as Float32Array }]);
+    else if (t.dtype === 'i32') out.push([k, { dtype: 'I32', shape: [...t.shape], data: (await t.data()) as Int32Array }]);
+    else throw new Error(`checkpoint: '${k}' is ${t.dtype}; run checkpoints hold f32 and i32 tensors`);
+  }
+  return out;
+}
+
+/** Loads a checkpoint's tensors into the method (strict) and re-reads host-side mirrors (queue pointers). */
+async function loadMethodState(method: SSLMethod, tensors: Map<string, SafeTensor>, file: string): Promise<void> {
+  try {
+    method.loadStateDict(tensors, { strict: true });
+  } catch (e) {
+    throw new Error(`checkpoint '${file}' does not fit this method: ${(e as Error).message}`);
+  }
+  await method.afterLoad?.();
+}
+
+/** `p` relative to the working directory when it lies below it, else absolute. */
+function shortPath(p: string): string {
+  const r = path.relative(process.cwd(), p);
+  return r && !r.startsWith('..') && !path.isAbsolute(r) ? r : p;
+}
+
+function writeFileAtomic(file: string, data: string | Uint8Array): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  fs.writeFileSync(tmp, data);
+  fs.renameSync(tmp, file);
+}
+
+/** The collapse figure of the projector outputs of the first `n` train images (eval mode, no grad). */
+async function collapseOf(method: SSLMethod, ds: Dataset<'u8'>, n: number): Promise<EvaluationReport['collapse']> {
+  const count = Math.min(n, ds.length);
+  if (count < 2) return null;
+  const loader = new DataLoader(firstN(ds, count), { batchSize: count, shuffle: false, ...NORM });
+  const prev = method.namedModules().map(([, m]) => [m, m.training] as const);
+  method.train(false);
+  try {
+    for await (const b of loader.epoch(0)) {
+      const z = noGrad(() => scope(() => projectorOutput(method, b.images)));
+      try {
+        if (!z) return null;
+        const value = await collapseFigure(z);
+        const dim = z.shape[1];
+        return { value, dim, healthy: 1 / Math.sqrt(dim), ratio: value * Math.sqrt(dim), images: count };
+      } finally {
+        z?.dispose();
+      }
+    }
+    return null;
+  } finally {
+    for (const [m, t] of prev) m.training = t;
+  }
+}
+
+/**
+ * The final evaluation: kNN (config k's) and linear probe of the trained backbone and of the same
+ * architecture at its random init (the same init stream), each with BN re-estimated on the same
+ * first `bnImages` train images and pooled eval-mode features; plus the collapse figure.
+ */
+export async function evaluateRun(method: SSLMethod, c: TrainConfig, data: { train: Dataset<'u8'>; test: Dataset<'u8'> }): Promise<EvaluationReport> {
+  const t0 = performance.now();
+  const e = c.eval;
+  const opts = {
+    train: data.train, test: data.test, ...NORM, bnImages: Math.min(e.bnImages, data.train.length),
+    knn: { k: e.knnK.filter((k) => k <= data.train.length) },
+    probe: e.probeEpochs > 0 ? { epochs: e.probeEpochs, seed: c.seed } : (false as const),
+  };
+  if (opts.knn.k.length === 0) throw new Error(`evaluate: every kNN k (${e.knnK.join(', ')}) exceeds the ${data.train.length} train images`);
+  const trained = await evaluateBackbone(method.backbone as Backbone, opts);
+  const fresh = buildBackbone(c.backbone, new Generator(streamSeeds(c.seed).init));
+  let random;
+  try {
+    random = await evaluateBackbone(fresh as Backbone, opts);
+  } finally {
+    fresh.dispose();
+  }
+  const collapse = await collapseOf(method, data.train, e.collapseImages);
+  const t: NetworkScores = scoresOf(trained);
+  const r: NetworkScores = scoresOf(random);
+  return {
+    trained: t, randomInit: r, gain: gainsOf(t, r), collapse, featureDim: trained.featureDim,
+    trainImages: trained.trainCount, testImages: trained.testCount, bnImages: trained.bnImages,
+    seconds: (performance.now() - t0) / 1000,
+  };
+}
+
+/** The per-epoch kNN monitor: k = 20 (or less for tiny banks) on the first images, model left unchanged. */
+async function monitorKnn(method: SSLMethod, c: TrainConfig, data: { train: Dataset<'u8'>; test: Dataset<'u8'> }): Promise<number> {
+  const trainN = Math.min(c.eval.monitorTrain, data.train.length);
+  const k = Math.min(20, trainN);
+  const r = await evaluateBackbone(method.backbone as Backbone, {
+    train: data.train, test: data.test, ...NORM, trainLimit: trainN, testLimit: Math.min(c.eval.monitorTest, data.test.length),
+    bnImages: Math.min(c.eval.bnImages, trainN), knn: { k: [k] }, probe: false,
+  });
+  return r.knn[k];
+}
+
+function progressOf(opt: TrainOptions['progress'], every: number): Progress | null {
+  if (opt === 'off') return null;
+  if (opt && typeof opt === 'object') return new Progress(opt, every);
+  const out = process.stdout;
+  return new Progress({ write: (s) => void out.write(s), isTTY: Boolean(out.isTTY), columns: out.columns }, every);
+}
+
+/**
+ * Keeps the log lines of steps before `step` and epochs before `epoch` of `from` (default `file`)
+ * in `file`: a resumed run rewrites what follows, and a run resumed into another directory starts
+ * with its source's history.
+ */
+function truncateLog(file: string, step: number, epoch: number, from = file): void {
+  if (!fs.existsSync(from)) return;
+  const keep = fs.readFileSync(from, 'utf8').split('\n').filter((line) => {
+    if (!line.trim()) return false;
+    try {
+      const r = JSON.parse(line) as { type?: string; step?: number; epoch?: number };
+      if (r.type === 'step') return (r.step ?? Infinity) < step;
+      if (r.type === 'epoch') return (r.epoch ?? Infinity) < epoch;
+      return r.type === 'start';
+    } catch {
+      return false;
+    }
+  });
+  writeFileAtomic(file, keep.map((l) => `${l}\n`).join(''));
+}
+
+/** Reads the step losses and monitor points of a run's `log.jsonl` (for the plot). */
+export function readLog(file: string): { loss: [number, number][]; epochs: EpochRecord[] } {
+  const loss: [number, number][] = [];
+  const epochs: EpochRecord[] = [];
+  if (!fs.existsSync(file)) return { loss, epochs };
+  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+    if (!line.trim()) continue;
+    const r = JSON.parse(line) as StepRecord | EpochRecord | { type: string };
+    if (r.type === 'step') loss.push([(r as StepRecord).step, (r as StepRecord).loss]);
+    else if (r.type === 'epoch') epochs.push(r as EpochRecord);
+  }
+  return { loss, epochs };
+}
+
+/** Writes `plot.svg` and `plot.png` (sharp renders the SVG) into the run directory; `randomInitKnn` is drawn dashed. */
+export async function writePlot(runDir: string, c: TrainConfig, monitor: MonitorPoint[], randomInitKnn?: number): Promise<{ svg: string; png: string }> {
+  const { loss } = readLog(path.join(runDir, 'log.jsonl'));
+  const svg = plotSvg({
+    title: `${c.method} · ${c.backbone} · ${c.data} (${c.trainSize} train images, batch ${c.batchSize})`,
+    loss, knn: monitor.map((m) => [m.epoch, m.knn] as const), k: Math.min(20, c.eval.monitorTrain, c.trainSize), randomInit: randomInitKnn,
+  });
+  const svgFile = path.join(runDir, 'plot.svg');
+  const pngFile = path.join(runDir, 'plot.png');
+  writeFileAtomic(svgFile, svg);
+  const { default: sharp } = await import('sharp');
+  await sharp(Buffer.from(svg)).png().toFile(pngFile);
+  return { svg: svgFile, png: pngFile };
+}
+
+/**
+ * Trains a self-supervised method as the module comment describes. `input` is a configuration
+ * layer (merged over the method's defaults; see config.ts) or, with `opts.resume`, overrides of
+ * the checkpoint's configuration (`out`, `epochs`, `testSize`, `evaluate`, `eval`, `logEvery`, ...;
+ * what defines the trajectory, from `method` to `warmupEpochs`, cannot change). Seeds the global
+ * generator (`manualSeed`) with a stream derived from `seed`. The model is disposed at the end:
+ * load a checkpoint (or `webgrad eval`) to use it afterwards.
+ */
+export async function train(input: TrainConfigInput = {}, opts: TrainOptions = {}): Promise<TrainResult> {
+  let config: TrainConfig;
+  let resumeFrom: ReturnType<typeof readRunCheckpoint> | null = null;
+  let resumeFile: string | null = null;
+  if (opts.resume) {
+    resumeFile = findCheckpoint(opts.resume);
+    resumeFrom = readRunCheckpoint(resumeFile);
+    const base = resumeFrom.state.config;
+    config = resolveConfig([base, input], methodTrainDefaults);
+    const fixed = ['method', 'backbone', 'data', 'trainSize', 'batchSize', 'optimizer', 'seed', 'lr', 'weightDecay', 'momentum', 'warmupEpochs'] as const;
+    const changed = fixed.filter((k) => input[k] !== undefined && input[k] !== base[k]);
+    if (changed.length) throw new Error(`resume: ${changed.map((k) => `${k} (${String(input[k])} vs the checkpoint's ${String(base[k])})`).join(', ')} cannot change when resuming`);
+    // Without --out, continue in the checkpoint's own run directory (wherever the command runs from).
+    const ownDir = path.dirname(path.dirname(path.resolve(resumeFile)));
+    if (input.out === undefined && fs.existsSync(path.join(ownDir, 'config.json'))) config.out = ownDir;
+  } else {
+    config = resolveConfig([input], methodTrainDefaults);
+  }
+  const c = config;
+  if (!hasRuntime()) await init({ strategy: c.strategy });
+  const runDir = path.resolve(c.out);
+  fs.mkdirSync(path.join(runDir, 'checkpoints'), { recursive: true });
+  writeFileAtomic(path.join(runDir, 'config.json'), `${JSON.stringify(c, null, 2)}\n`);
+  const logFile = path.join(runDir, 'log.jsonl');
+
+  const data = loadData(c);
+  const seeds = streamSeeds(c.seed);
+  const initGen = new Generator(seeds.init);
+  const augGen = new Generator(seeds.augment);
+  defaultGenerator.manualSeed(seeds.global);
+  const method = buildMethod(c, () => buildBackbone(c.backbone, initGen), initGen);
+  const presets: AugmentPreset[] = viewPresets(c.method, method.numViews, data.train.shape, c.backbone);
+  const loader = new DataLoader(data.train, { batchSize: c.batchSize, seed: seeds.loader, lastBatch: 'drop', mean: 0, std: 1 });
+  const stepsPerEpoch = loader.length;
+  const totalSteps = c.epochs * stepsPerEpoch;
+  const warmup = Math.min(Math.round(c.warmupEpochs * stepsPerEpoch), totalSteps - 1);
+  const names = new Map(method.namedParameters().map(([n, p]) => [p, n] as const));
+  const params = method.trainableParameters().map((p, k) => [names.get(p) ?? `#${k}`, p] as const);
+  const opt: RunOptimizer = createOptimizer(c.optimizer, params, { lr: c.lr, weightDecay: c.weightDecay, momentum: c.momentum });
+
+  let startEpoch = 0;
+  let step = 0;
+  let monitor: MonitorPoint[] = [];
+  if (resumeFrom) {
+    const s = resumeFrom.state;
+    await loadMethodState(method, resumeFrom.model, resumeFile!);
+    loadOptimizerState(opt, resumeFrom.optimizer, s.step);
+    initGen.setState(genState(s.generators.init));
+    augGen.setState(genState(s.generators.augment));
+    defaultGenerator.setState(genState(s.generators.global));
+    startEpoch = s.epoch;
+    step = s.step;
+    monitor = s.monitor.filter((m) => m.epoch <= s.epoch);
+    if (s.step !== s.epoch * stepsPerEpoch) throw new Error(`resume: the checkpoint is at step ${s.step}, epoch ${s.epoch}, which does not match ${stepsPerEpoch} steps per epoch`);
+    const sourceLog = path.join(path.dirname(path.dirname(path.resolve(resumeFile!))), 'log.jsonl');
+    truncateLog(logFile, step, startEpoch, fs.existsSync(logFile) || !fs.existsSync(sourceLog) ? logFile : sourceLog);
+  } else if (fs.existsSync(logFile)) {
+    fs.rmSync(logFile);
+  }
+  const log = (r: object) => fs.appendFileSync(logFile, `${JSON.stringify(r)}\n`);
+  log({ type: 'start', time: new Date().toISOString(), resumeFrom: resumeFile, step, epoch: startEpoch, adapter: runtime().describe(), config: c });
+
+  const progress = progressOf(opts.progress, c.logEvery ?? Math.max(1, Math.floor(stepsPerEpoch / 10)));
+  const say = (s: string) => progress?.line(s);
+  say(`${resumeFile ? `resuming from ${resumeFile} (epoch ${startEpoch}, step ${step})` : 'training'}: ${c.method} on ${c.backbone}, ${c.trainSize} ${c.data} images, ${c.epochs} epoch${c.epochs === 1 ? '' : 's'} x ${stepsPerEpoch} steps of ${c.batchSize}, ${c.optimizer} lr ${c.lr}, run dir ${runDir}`);
+
+  const records: StepRecord[] = [];
+  const checkpoints: string[] = [];
+  const t0 = performance.now();
+  let sessionSteps = 0;
+  let lastLoss = NaN;
+  let stopped = false;
+  try {
+    if (!resumeFrom && c.eval.monitorEvery > 0) {
+      const knn = await monitorKnn(method, c, data);
+      monitor.push({ epoch: 0, knn });
+      say(`epoch 0 (random init): kNN@${Math.min(20, c.eval.monitorTrain, c.trainSize)} ${(100 * knn).toFixed(2)}%`);
+    }
+    for (let epoch = startEpoch; epoch < c.epochs && !stopped; epoch++) {
+      const te = performance.now();
+      let lossSum = 0;
+      let count = 0;
+      for await (const b of loader.epoch(epoch)) {
+        const ts = performance.now();
+        const progressNow: StepProgress = { step, totalSteps, epoch };
+        const lr = warmupCosine(step, { base: c.lr, warmup, total: totalSteps });
+        for (const g of opt.groups) (g as { lr: number }).lr = lr;
+        const lossT: Tensor = scope(() => {
+          const views = noGrad(() => augmentViews(b.images, presets, augGen));
+          const loss = method.loss(views, progressNow);
+          backward(loss);
+          opt.step();
+          opt.zeroGrad();
+          return detach(loss);
+        });
+        const stats = scope(() => method.afterStep(progressNow));
+        runtime().flush();
+        const loss = await lossT.item();
+        lossT.dispose();
+        if (!Number.isFinite(loss)) throw new Error(`train: the loss is ${loss} at step ${step} (epoch ${epoch + 1}); lower the learning rate (--lr ${c.lr})`);
+        const now = performance.now();
+        const rec: StepRecord = {
+          type: 'step', step, epoch, loss, lr, imagesPerSec: c.batchSize / ((now - ts) / 1000), elapsed: (now - t0) / 1000,
+          ...(stats && Object.keys(stats).length ? { stats: { ...stats } } : {}),
+        };
+        log(rec);
+        records.push(rec);
+        opts.onStep?.(rec);
+        lossSum += loss;
+        count++;
+        sessionSteps++;
+        lastLoss = loss;
+        progress?.step({
+          step, totalSteps, epoch, epochs: c.epochs, loss, lr, imagesPerSec: rec.imagesPerSec,
+          secondsPerStep: (now - t0) / 1000 / sessionSteps,
+        });
+        step++;
+        if (opts.maxSteps !== undefined && sessionSteps >= opts.maxSteps) {
+          stopped = true;
+          break;
+        }
+      }
+      if (stopped) break;
+      const epochRec: EpochRecord = { type: 'epoch', epoch, loss: lossSum / count, seconds: (performance.now() - te) / 1000, checkpoint: '' };
+      if (c.eval.monitorEvery > 0 && ((epoch + 1) % c.eval.monitorEvery === 0 || epoch + 1 === c.epochs)) {
+        epochRec.knn = await monitorKnn(method, c, data);
+        monitor.push({ epoch: epoch + 1, knn: epochRec.knn });
+      }
+      const file = path.join(runDir, 'checkpoints', `epoch-${String(epoch + 1).padStart(4, '0')}.safetensors`);
+      const state: RunState = {
+        version: RUN_CHECKPOINT_VERSION, config: c, epoch: epoch + 1, step,
+        generators: { init: genJson(initGen.getState()), augment: genJson(augGen.getState()), global: genJson(defaultGenerator.getState()) },
+        monitor,
+      };
+      const tensors = [...(await moduleTensors(method)), ...(await optimizerState(opt))];
+      writeFileAtomic(file, writeSafetensors(tensors, { format: 'pt', [RUN_METADATA_KEY]: JSON.stringify(state) }));
+      checkpoints.push(file);
+      epochRec.checkpoint = path.relative(runDir, file);
+      log(epochRec);
+      say(`epoch ${epoch + 1}/${c.epochs}: loss ${epochRec.loss.toFixed(4)}${epochRec.knn !== undefined ? `, kNN@${Math.min(20, c.eval.monitorTrain, c.trainSize)} ${(100 * epochRec.knn).toFixed(2)}%` : ''}, ${formatDuration(epochRec.seconds)}; checkpoint ${epochRec.checkpoint}`);
+    }
+    progress?.end();
+
+    let evaluation: EvaluationReport | null = null;
+    const finished = !stopped && step === totalSteps;
+    if (finished && c.evaluate) {
+      say('evaluating: trained network and the same architecture at its random init (kNN, linear probe, collapse figure)');
+      evaluation = await evaluateRun(method, c, data);
+      log({ type: 'eval', ...evaluation });
+      const report = {
+        config: c, runDir, steps: step, trainSeconds: (performance.now() - t0) / 1000, adapter: runtime().describe(),
+        monitor, evaluation,
+      };
+      writeFileAtomic(path.join(runDir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
+      say(formatReportTable(evaluation));
+    }
+    if (finished || checkpoints.length) {
+      // The dashed line: the monitor's own epoch-0 point (random init, same subset and protocol).
+      const plot = await writePlot(runDir, c, monitor, monitor.find((m) => m.epoch === 0)?.knn);
+      say(`wrote ${shortPath(plot.png)}, ${shortPath(plot.svg)}${evaluation ? `, ${shortPath(path.join(runDir, 'report.json'))}` : ''}`);
+    }
+    return { config: c, runDir, steps: step, lastLoss, records, monitor, checkpoints, evaluation };
+  } finally {
+    progress?.end();
+    opt.dispose();
+    method.dispose();
+  }
+}
+
+/** Options of {@link evaluateCheckpoint}. */
+export interface EvaluateCheckpointOptions {
+  /** Override the run's train / test subset sizes. */
+  trainSize?: number;
+  testSize?: number;
+  /** Where to write the report JSON (default `eval.json` beside the checkpoint's run directory). */
+  out?: string;
+  /** Print the table (default true). */
+  print?: boolean;
+}
+
+/**
+ * `webgrad eval`: loads a run checkpoint, rebuilds its method, and runs the final evaluation
+ * (trained vs random init, collapse figure) on the run's data (or other subset sizes). Writes the
+ * report JSON and returns it.
+ */
+export async function evaluateCheckpoint(file: string, o: EvaluateCheckpointOptions = {}): Promise<EvaluationReport & { checkpoint: string; report: string }> {
+  const ckpt = findCheckpoint(file);
+  const { state, model } = readRunCheckpoint(ckpt);
+  const c = resolveConfig([state.config, { ...(o.trainSize !== undefined ? { trainSize: o.trainSize } : {}), ...(o.testSize !== undefined ? { testSize: o.testSize } : {}) }], methodTrainDefaults);
+  if (!hasRuntime()) await init({ strategy: c.strategy });
+  const data = loadData(c);
+  const initGen = new Generator(streamSeeds(c.seed).init);
+  const method = buildMethod(c, () => buildBackbone(c.backbone, initGen), initGen);
+  try {
+    await loadMethodState(method, model, ckpt);
+    const r = await evaluateRun(method, c, data);
+    const runDir = path.dirname(path.dirname(path.resolve(ckpt)));
+    const out = o.out ?? path.join(fs.existsSync(path.join(runDir, 'config.json')) ? runDir : path.dirname(path.resolve(ckpt)), 'eval.json');
+    writeFileAtomic(out, `${JSON.stringify({ checkpoint: ckpt, epoch: state.epoch, step: state.step, config: c, evaluation: r }, null, 2)}\n`);
+    if (o.print !== false) console.log(`${ckpt} (epoch ${state.epoch}, step ${state.step}):\n${formatReportTable(r)}\nwrote ${out}`);
+    return { ...r, checkpoint: ckpt, report: out };
+  } finally {
+    method.dispose();
+  }
+}
