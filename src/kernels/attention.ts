@@ -68,10 +68,15 @@ export function forceAttentionRows(rows: number | null): void {
   forcedRows = rows;
 }
 
-/** Rows per invocation: the widest register tile that stays near 64 vec4 accumulators and inputs. */
+/**
+ * Rows per invocation. More rows share each broadcast key row (the cost on lavapipe) at the price
+ * of registers and JIT time. Measured at hd 64, T 1024, [8, 3] heads (lavapipe, quiet machine):
+ * forward 553 / 385 / 225 ms and backward 1380 / 1100 / 906 ms at R = 1 / 2 / 4, but the first
+ * compile of R = 4 at hd 64 takes about 2 minutes (Mesa then caches it on disk).
+ */
 function rowsFor(hd4: number, sg: number): number {
   if (sg === 1) return 1;
-  return hd4 <= 4 ? 4 : hd4 <= 8 ? 2 : 1;
+  return hd4 <= 16 ? 4 : hd4 <= 32 ? 2 : 1;
 }
 
 interface Plan {
