@@ -33,29 +33,18 @@ Prints one JSON object on stdout (progress to stderr); without torch it prints {
 import os
 import sys
 
-
-def _threads_from_argv():
-    for i, a in enumerate(sys.argv):
-        if a == "--threads" and i + 1 < len(sys.argv):
-            return sys.argv[i + 1]
-        if a.startswith("--threads="):
-            return a.split("=", 1)[1]
-    return "2"
-
-
-# The BLAS / OpenMP pools read these at import: set them before torch loads.
-for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_v] = _threads_from_argv()
+# bench/torch_backbone.py sets the BLAS / OpenMP thread counts from --threads before torch loads, and
+# prints {"error": ...} and exits 3 when torch is missing; its safetensors reader, small-image ResNet-18
+# and quiet gate are shared here.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_backbone import quiet, read_safetensors, resnet18_small  # noqa: E402
 
 import argparse
 import json
 import math
 import statistics
-import struct
-import subprocess
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 WARMUPS = 2
 MIN_RUNS = 5
 
@@ -68,8 +57,6 @@ except Exception as e:  # noqa: BLE001 - any import failure means: no torch here
     print(json.dumps({"error": f"torch / torchvision not importable: {e}"}))
     sys.exit(3)
 
-NP_DTYPES = {"F32": torch.float32, "I32": torch.int32, "I64": torch.int64}
-
 # The standalone configuration: bench/ssl_step.mjs's (methodDefaults with the 512-512-128 head) at batch 128.
 DEFAULTS = {
     "simclr": {"proj": [512, 512, 128], "proj_bn": True, "proj_last_bn": False, "temperature": 0.2, "lr": 0.03},
@@ -80,32 +67,6 @@ DEFAULTS = {
     "simsiam": {"proj": [512, 512, 128], "proj_bn": True, "proj_last_bn": True, "pred": [128, 64, 128], "lr": 0.025},
 }
 COMMON = {"sgd_momentum": 0.9, "weight_decay": 5e-4, "total_steps": 100}
-
-
-def read_safetensors(path):
-    """{name: tensor} of a safetensors file (F32, I32, I64), standard library + torch only."""
-    with open(path, "rb") as f:
-        raw = f.read()
-    (n,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8:8 + n])
-    header.pop("__metadata__", None)
-    out = {}
-    for name, h in header.items():
-        b, e = h["data_offsets"]
-        buf = bytearray(raw[8 + n + b:8 + n + e])
-        t = torch.frombuffer(buf, dtype=NP_DTYPES[h["dtype"]]) if e > b else torch.empty(0, dtype=NP_DTYPES[h["dtype"]])
-        out[name] = t.reshape(h["shape"]).clone()
-    return out
-
-
-def resnet18_small(in_ch=3):
-    """ResNet-18 with the small-image stem (as ../shared/peers/torch_cpu_bench.py and bench/torch_backbone.py)."""
-    m = torchvision.models.resnet18()
-    m.conv1 = nn.Conv2d(in_ch, 64, kernel_size=3, stride=1, padding=1, bias=False)
-    nn.init.kaiming_normal_(m.conv1.weight, mode="fan_out", nonlinearity="relu")
-    m.maxpool = nn.Identity()
-    m.fc = nn.Identity()
-    return m
 
 
 def head(sizes, bn=True, last_bn=False):
@@ -293,13 +254,6 @@ class SimSiam(nn.Module):
 
 
 METHODS = {"simclr": SimCLR, "moco-v2": MoCo, "byol": BYOL, "simsiam": SimSiam}
-
-
-def quiet(timeout):
-    if timeout <= 0:
-        return "quiet-gate skipped (--quiet-timeout 0)"
-    r = subprocess.run(["bash", os.path.join(HERE, "waitquiet.sh"), str(timeout)], capture_output=True, text=True)
-    return (r.stdout or r.stderr).strip().split("\n")[-1]
 
 
 def run_method(c, v1, v2, state, runs, quiet_timeout):
