@@ -40,11 +40,15 @@ function headsView(t: Tensor, B: number, H: number, T: number, hd: number, rowSt
 /** A unit-stride-last version of g (a copy only when needed). */
 const unitLast = (g: Tensor): Tensor => (g.shape[g.rank - 1] <= 1 || g.strides[g.rank - 1] === 1 ? g : contiguous(g));
 
-function saveFor(ctx: OpContext, o: AttentionOptions, hd: number, ts: Tensor[]): AttnData {
-  const data: AttnData = { mask: o.mask ?? null, causal: o.causal ?? false, scale: o.scale ?? 1 / Math.sqrt(hd), strategy: o.strategy };
-  ctx.data.attn = data;
-  if (ctx.needs.some(Boolean)) ctx.save(...ts);
-  return data;
+/** The options with their defaults filled in (scale 1 / sqrt(hd)). */
+function resolve(o: AttentionOptions, hd: number): AttnData {
+  return { mask: o.mask ?? null, causal: o.causal ?? false, scale: o.scale ?? 1 / Math.sqrt(hd), strategy: o.strategy };
+}
+
+/** Records the resolved options and, when a gradient is needed, the tensors backward reads (mask last). */
+function saveFor(ctx: OpContext, o: AttnData, ts: Tensor[]): void {
+  ctx.data.attn = o;
+  if (ctx.needs.some(Boolean)) ctx.save(...ts, ...(o.mask ? [o.mask] : []));
 }
 
 const sdpaOp = defineOp({
@@ -56,9 +60,9 @@ const sdpaOp = defineOp({
     const mem = Tensor.empty([B, Tq, H * hd]);
     const out = headsView(mem, B, H, Tq, hd, H * hd, 0);
     mem.dispose();
-    const o = { mask: opts.mask ?? null, causal: opts.causal ?? false, scale: opts.scale ?? 1 / Math.sqrt(hd), strategy: opts.strategy };
+    const o = resolve(opts, hd);
     const stats = launchAttentionFwd({ q: qa, k: ka, v: va, ...o }, out);
-    saveFor(ctx, o, hd, [qa, ka, va, out, stats, ...(o.mask ? [o.mask] : [])]);
+    saveFor(ctx, o, [qa, ka, va, out, stats]);
     for (const [a, b] of [[qa, q], [ka, k], [va, v]]) if (a !== b) a.dispose();
     stats.dispose();
     return out;
@@ -105,9 +109,9 @@ const qkvOp = defineOp({
     const [q, k, v] = [0, D, 2 * D].map((off) => headsView(x, B, heads, T, hd, D3, off));
     const out = Tensor.empty([B, T, D]);
     const o4 = headsView(out, B, heads, T, hd, D, 0);
-    const o = { mask: opts.mask ?? null, causal: opts.causal ?? false, scale: opts.scale ?? 1 / Math.sqrt(hd), strategy: opts.strategy };
+    const o = resolve(opts, hd);
     const stats = launchAttentionFwd({ q, k, v, ...o }, o4);
-    saveFor(ctx, o, hd, [x, out, stats, ...(o.mask ? [o.mask] : [])]);
+    saveFor(ctx, o, [x, out, stats]);
     ctx.data.heads = heads;
     for (const t of [q, k, v, o4, stats]) t.dispose();
     if (x !== qkv) x.dispose();
