@@ -29,7 +29,7 @@ const SAMPLES: Record<string, Slots[]> = {
   conv2d_simd: [{ SG: 8, RA: 2, CB: 4 }, { SG: 4, RA: 1, CB: 1 }],
   conv2d_simd_dw: [{ SG: 8, RA: 1, CB: 1 }, { SG: 4, RA: 1, CB: 2 }],
   contrastive_simd: [{ SG: 8, RA: 2, CB: 4 }, { SG: 4, RA: 1, CB: 1 }],
-  contrastive: [{ V: 'f32', DOT: 'a * b' }, { V: 'vec4<f32>', DOT: 'dot(a, b)' }],
+  memory_bank: [{ V: 'f32', DOT: 'a * b' }, { V: 'vec4<f32>', DOT: 'dot(a, b)' }],
   reduce: [
     { T: 'f32', TO: 'f32', SG: 0, XOR: 'xor_wg(v, m, lid)' },
     { T: 'i32', TO: 'i32', SG: 1, XOR: 'subgroupShuffleXor(v, m)' },

@@ -10,9 +10,9 @@
 import { zeros } from '../../src/creation.js';
 import { binary, unary } from '../../src/kernels/elementwise.js';
 import {
-  bankLogits as bankLogitsK, bankLogitsBackward, contrastiveBackward, contrastiveForward, launchBankUpdate, launchEnqueue,
-  type ContrastiveSpec, type ContrastiveStrategy,
+  contrastiveBackward, contrastiveForward, type ContrastiveSpec, type ContrastiveStrategy,
 } from '../../src/kernels/contrastive.js';
+import { bankLogits as bankLogitsK, bankLogitsBackward, launchBankUpdate, launchEnqueue } from '../../src/kernels/memory_bank.js';
 import { fmt } from '../../src/shape.js';
 import type { Tensor } from '../../src/tensor.js';
 import { noGrad } from '../grad_mode.js';
