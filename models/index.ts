@@ -1,6 +1,6 @@
 /** Models: the module system and layers (backbones, heads and SSL methods build on these). */
 export {
-  Module, param, buffer, isParameter, isBuffer, snakeCase, toSafetensors,
+  Module, param, buffer, isParameter, isBuffer, snakeCase,
   type StateValue, type StateDictInput, type LoadOptions, type LoadResult,
 } from './nn/module.js';
 export {

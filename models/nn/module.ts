@@ -14,7 +14,7 @@
  */
 import { tensor as upload } from '../../src/creation.js';
 import { cast, copyInto } from '../../src/kernels/elementwise.js';
-import { toI32, writeSafetensors, type SafeTensor } from '../../src/safetensors.js';
+import { toI32, type SafeTensor } from '../../src/safetensors.js';
 import { keep } from '../../src/scope.js';
 import { fmt, sameShape } from '../../src/shape.js';
 import { Tensor } from '../../src/tensor.js';
@@ -271,18 +271,4 @@ function assign(t: Tensor, v: StateValue, key: string): void {
   const tmp = upload(data, { shape: v.shape, dtype: t.dtype });
   copyInto(t, tmp);
   tmp.dispose();
-}
-
-/**
- * Serialises a module's state dict as a safetensors file (f32 as F32, i32 as I32), with optional
- * string metadata. Reads every tensor back from the GPU. Load it back with
- * `module.loadStateDict(readSafetensors(bytes).tensors)`.
- */
-export async function toSafetensors(module: Module, metadata: Record<string, string> = {}): Promise<Uint8Array> {
-  const entries = await Promise.all([...module.stateDict()].map(async ([k, t]): Promise<[string, SafeTensor]> => {
-    if (t.dtype === 'u32') throw new Error(`toSafetensors(${module.constructor.name}): '${k}' ${fmt(t.shape)} is u32; safetensors export supports f32 and i32`);
-    const data = (await t.data()) as Float32Array | Int32Array;
-    return [k, { dtype: t.dtype === 'f32' ? 'F32' : 'I32', shape: [...t.shape], data }];
-  }));
-  return writeSafetensors(entries, metadata);
 }
