@@ -240,7 +240,7 @@ async function runTorch(c, stateEntries, opts, tmp, name, dim) {
   const out = wg.checkpoint.read(readFileSync(outFile)).tensors;
   const r = res.results[0];
   return {
-    side: 'torch-cpu', torch: res.torch, threads: res.threads, quiet: r.quiet, fwd: r.fwd, fwd_bwd: r.fwd_bwd, error: null,
+    side: 'torch-cpu', torch: res.torch, threads: res.threads, blas: res.blas, quiet: r.quiet, fwd: r.fwd, fwd_bwd: r.fwd_bwd, error: null,
     out: { features: out.get('features').data, grad: out.get('grad.first').data },
   };
 }
@@ -300,6 +300,7 @@ async function main() {
           console.log(`  torch   ${torchPython()} bench/torch_backbone.py --model ${name}, 2 threads`);
           recs.torch = await runTorch(c, [...state], opts, tmp, name, spec.dim);
           if (recs.torch.error) console.log(`  torch   n/a: ${recs.torch.error}`);
+          else console.log(`  torch   PyTorch ${recs.torch.torch}, BLAS ${recs.torch.blas ?? 'unknown'}`);
         }
         const ref = recs.webgrad;
         for (const r of Object.values(recs)) {

@@ -263,7 +263,7 @@ function printTable(rows, opts, torch) {
     check ? `${fmtErr(check.max_diff)}${check.ok ? '' : ' WRONG'}` : t && !t.error && !t.loaded ? `n/a (torch own init: ${t.load_error ?? ''})` : '—',
   ]);
   const torchNote = !opts.torch ? 'torch-cpu: --no-torch' : torch?.error ? `torch-cpu n/a (${torch.error})`
-    : `torch-cpu: PyTorch ${torch.torch} on the CPU, ${torch.threads} threads`;
+    : `torch-cpu: PyTorch ${torch.torch} on the CPU, ${torch.threads} threads, BLAS ${torch.blas ?? 'unknown'}`;
   console.log(`\nimages/s = 2 x ${opts.batch} / median step time over ${opts.runs} steps (loss, backward, SGD step, afterStep, loss read back; ` +
     `fixed views, augmentation not timed). webgrad/torch > 1: webgrad faster. ${torchNote}. loss check = max |Δ| of the ${WARMUPS} ` +
     `warm-up losses from the same initial state (tolerance ${LOSS_TOL} (1 + |loss|)).`);

@@ -93,6 +93,21 @@ def quiet(timeout):
     return (r.stdout or r.stderr).strip().split("\n")[-1]
 
 
+def blas_library():
+    """The BLAS library this process has loaded (Linux, /proc/self/maps), resolved through symlinks.
+
+    torch's Linear layers call it: Debian's reference libblas3 (``.../blas/libblas.so.3``) runs at a
+    few GFLOP/s, OpenBLAS (``apt install libopenblas0-pthread``) at the CPU's peak.
+    """
+    torch.ones(8, 8) @ torch.ones(8, 8)  # make sure the BLAS is loaded
+    try:
+        with open("/proc/self/maps") as f:
+            libs = {os.path.realpath(line.split()[-1]) for line in f if "blas" in os.path.basename(line.split()[-1]).lower()}
+    except OSError:
+        return "unknown"
+    return ", ".join(sorted(libs)) or "none loaded (torch's own kernels)"
+
+
 def timed(fn, runs):
     fn()  # one untimed run right after the gate
     times = []
@@ -163,7 +178,8 @@ def main():
         results.append(rec)
         if args.out:
             write_safetensors(args.out, {"features": last["features"], "grad.first": last["grad"]})
-    print(json.dumps({"torch": torch.__version__, "torchvision": torchvision.__version__, "threads": args.threads, "results": results}))
+    print(json.dumps({"torch": torch.__version__, "torchvision": torchvision.__version__, "threads": args.threads,
+                      "blas": blas_library(), "results": results}))
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ import sys
 # prints {"error": ...} and exits 3 when torch is missing; its safetensors reader, small-image ResNet-18
 # and quiet gate are shared here.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_backbone import quiet, read_safetensors, resnet18_small  # noqa: E402
+from torch_backbone import blas_library, quiet, read_safetensors, resnet18_small  # noqa: E402
 
 import argparse
 import json
@@ -328,7 +328,8 @@ def main():
             c = {"method": name, **COMMON, **DEFAULTS[name]}
             c["lr"] = DEFAULTS[name]["lr"] * args.batch / 128
             results.append(run_method(c, v1, v2, None, args.runs, args.quiet_timeout))
-    print(json.dumps({"torch": torch.__version__, "torchvision": torchvision.__version__, "threads": args.threads, "results": results}))
+    print(json.dumps({"torch": torch.__version__, "torchvision": torchvision.__version__, "threads": args.threads,
+                      "blas": blas_library(), "results": results}))
 
 
 if __name__ == "__main__":
