@@ -17,8 +17,9 @@
 //   fwd      forward -> the features on the CPU
 //   fwd+bwd  forward, backward with g into every parameter's gradient -> the first layer's weight gradient (conv1, patch_embed.proj) on
 //            the CPU (the last one the backward pass computes; the queue is in order)
-// Checks: each peer's features and conv1 weight gradient against webgrad's (max |Δ| relative to the
-// largest value; > 1e-3 shows WRONG and gives no ratio).
+// Checks: every side's features and first-layer weight gradient against PyTorch run in float64 on
+// the same weights, batch and g (torch_backbone.py --reference; max |Δ| relative to the largest
+// value; > 1e-3 shows WRONG and gives no ratio). Without torch, the peers are checked against webgrad.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -30,7 +31,7 @@ const WARMUPS = 2;
 const REWARM = 1;
 const H = 32;
 const C_IN = 3;
-/** Relative tolerance of the cross-side checks (max |peer - webgrad| / max |webgrad|): whole-network f32. */
+/** Relative tolerance of the checks (max |side - ref| / max |ref|, ref = PyTorch float64, else webgrad): whole-network f32. */
 const REL_TOL = 1e-3;
 
 // ---------------------------------------------------------------- the sides
@@ -217,15 +218,18 @@ function relDiff(a, b) {
 
 function torchPython() { return existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3'; }
 
-/** Writes the state dict + x + g of one batch for torch_backbone.py, runs it, reads its outputs back. */
-async function runTorch(c, stateEntries, opts, tmp, name, dim) {
+/**
+ * Writes the state dict + x + g of one batch for torch_backbone.py, runs it, reads its outputs back.
+ * `reference`: one float64 forward + backward instead of timed float32 runs (the check every side is held to).
+ */
+async function runTorch(c, stateEntries, opts, tmp, name, dim, { reference = false } = {}) {
   const caseFile = path.join(tmp, `case_N${c.N}.safetensors`);
-  const outFile = path.join(tmp, `torch_N${c.N}.safetensors`);
+  const outFile = path.join(tmp, `torch_N${c.N}${reference ? '_f64' : ''}.safetensors`);
   const entries = [...stateEntries, ['x', { dtype: 'F32', shape: [c.N, C_IN, H, H], data: c.X }], ['g', { dtype: 'F32', shape: [c.N, dim], data: c.G }]];
   writeFileSync(caseFile, wg.checkpoint.write(entries));
   const py = torchPython();
   const args = [path.join(repoRoot, 'bench', 'torch_backbone.py'), '--case', caseFile, '--out', outFile, '--runs', String(opts.runs),
-    '--threads', '2', '--quiet-timeout', String(opts.quietTimeout), '--model', name];
+    '--threads', '2', '--quiet-timeout', String(opts.quietTimeout), '--model', name, ...(reference ? ['--reference'] : [])];
   const res = await new Promise((resolve) => {
     const child = execFile(py, args, { maxBuffer: 64 << 20 }, (err, stdout) => {
       let parsed = null;
@@ -238,10 +242,12 @@ async function runTorch(c, stateEntries, opts, tmp, name, dim) {
   });
   if (res.error) return { side: 'torch-cpu', error: res.error };
   const out = wg.checkpoint.read(readFileSync(outFile)).tensors;
+  const outputs = { features: out.get('features').data, grad: out.get('grad.first').data };
+  if (reference) return { side: 'float64', out: outputs };
   const r = res.results[0];
   return {
     side: 'torch-cpu', torch: res.torch, threads: res.threads, blas: res.blas, quiet: r.quiet, fwd: r.fwd, fwd_bwd: r.fwd_bwd, error: null,
-    out: { features: out.get('features').data, grad: out.get('grad.first').data },
+    out: outputs,
   };
 }
 
@@ -302,12 +308,17 @@ async function main() {
           if (recs.torch.error) console.log(`  torch   n/a: ${recs.torch.error}`);
           else console.log(`  torch   PyTorch ${recs.torch.torch}, BLAS ${recs.torch.blas ?? 'unknown'}`);
         }
-        const ref = recs.webgrad;
+        // Every side against PyTorch in float64 when torch is here, else the peers against webgrad.
+        const f64 = opts.torch && !recs.torch.error ? await runTorch(c, [...state], opts, tmp, name, spec.dim, { reference: true }) : null;
+        if (f64?.error) console.log(`  float64 reference n/a: ${f64.error}`);
+        const ref = f64 && !f64.error ? f64 : recs.webgrad;
+        const against = ref === f64 ? 'PyTorch float64' : 'webgrad';
         for (const r of Object.values(recs)) {
           if (r === ref || r.error || ref.error) continue;
-          r.checks = { features: relDiff(r.out.features, ref.out.features), grad: relDiff(r.out.grad, ref.out.grad) };
+          r.checks = { against, features: relDiff(r.out.features, ref.out.features), grad: relDiff(r.out.grad, ref.out.grad) };
           r.ok = r.checks.features <= REL_TOL && r.checks.grad <= REL_TOL;
-          if (!r.ok) console.log(`  ${r.side.padEnd(7)} WRONG: features ${fmtErr(r.checks.features)}, first-layer grad ${fmtErr(r.checks.grad)} (relative to webgrad; tolerance ${REL_TOL})`);
+          console.log(`  ${r.side.padEnd(7)} ${r.ok ? 'ok' : 'WRONG'}: features ${fmtErr(r.checks.features)}, first-layer grad ${fmtErr(r.checks.grad)} ` +
+            `(max |Δ| / max |ref| against ${against}; tolerance ${REL_TOL})`);
         }
         for (const r of Object.values(recs)) delete r.out;
         results.push({ model: name, N, sides: recs });
@@ -335,12 +346,13 @@ function printTable(results) {
   for (const { model, N, sides: s } of results) {
     for (const [key, pass] of [['fwd', 'fwd'], ['fwd_bwd', 'fwd+bwd']]) {
       rows.push([key === 'fwd' ? `${model} N${N}` : '', pass, ips(s.webgrad, key), ips(s.tfjs, key), ips(s.torch, key), ratio(s.webgrad, s.tfjs, key), ratio(s.webgrad, s.torch, key),
-        key === 'fwd' ? chk(s.tfjs) : '', key === 'fwd' ? chk(s.torch) : '']);
+        key === 'fwd' ? chk(s.webgrad) : '', key === 'fwd' ? chk(s.tfjs) : '', key === 'fwd' ? chk(s.torch) : '']);
     }
   }
   console.log('\nimages/s = N / median time (forward -> features on the CPU; fwd+bwd -> the first layer weight gradient on the CPU); ' +
-    'webgrad/peer = webgrad img/s / peer img/s (> 1: webgrad faster); checks = max |peer - webgrad| / max |webgrad| of features / first-layer grad.');
-  console.log(formatTable(['model, batch', 'pass', 'webgrad img/s', 'tfjs img/s', 'torch-cpu img/s', 'webgrad/tfjs', 'webgrad/torch', 'tfjs check', 'torch check'], rows));
+    'webgrad/peer = webgrad img/s / peer img/s (> 1: webgrad faster); checks = max |side - ref| / max |ref| of features / first-layer grad, ' +
+    'ref = PyTorch in float64 on the same state and batch (without torch: webgrad).');
+  console.log(formatTable(['model, batch', 'pass', 'webgrad img/s', 'tfjs img/s', 'torch-cpu img/s', 'webgrad/tfjs', 'webgrad/torch', 'webgrad check', 'tfjs check', 'torch check'], rows));
 }
 
 main().catch((e) => {

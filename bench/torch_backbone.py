@@ -123,6 +123,8 @@ def main():
     ap.add_argument("--batch", default="64,128", help="comma list of batch sizes (standalone mode)")
     ap.add_argument("--case", help="safetensors with the state_dict, x and g (one batch)")
     ap.add_argument("--out", help="with --case: write the last run's features and grad.conv1.weight here")
+    ap.add_argument("--reference", action="store_true",
+                    help="with --case and --out: one forward + backward in float64 (no timing); writes its features and gradient")
     ap.add_argument("--runs", type=int, default=MIN_RUNS)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--quiet-timeout", type=float, default=60)
@@ -140,6 +142,8 @@ def main():
     else:
         model = resnet18_small().train()
         feat_dim, first = 512, lambda: model.conv1.weight.grad
+    if args.reference and not (args.case and args.out):
+        ap.error("--reference needs --case and --out")
     if args.case:
         st = read_safetensors(args.case)
         x, g = st.pop("x"), st.pop("g")
@@ -149,6 +153,14 @@ def main():
         cases = []
         for n in [int(b) for b in args.batch.split(",") if b.strip()]:
             cases.append((n, torch.rand(n, 3, 32, 32) * 2 - 1, torch.rand(n, feat_dim) * 2 - 1))
+    if args.reference:
+        # The float64 reference every side is checked against: same state, input and upstream gradient.
+        model.double()
+        y = model(x.double())
+        y.backward(g.double())
+        write_safetensors(args.out, {"features": y.detach().float(), "grad.first": first().float()})
+        print(json.dumps({"torch": torch.__version__, "reference": "float64", "N": x.shape[0]}))
+        return
     results = []
     for n, x, g in cases:
         last = {}
