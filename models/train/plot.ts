@@ -34,10 +34,12 @@ function niceStep(span: number, count: number): number {
   return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * p;
 }
 
-function ticks(lo: number, hi: number, count = 5, integer = false): number[] {
+/** Axis ticks: the multiples of a 1-2-5 step within [lo, hi] (integers only for `integer`). */
+export function ticks(lo: number, hi: number, count = 5, integer = false): number[] {
   const st = integer ? Math.max(1, niceStep(hi - lo, count)) : niceStep(hi - lo, count);
   const out: number[] = [];
-  for (let v = Math.ceil(lo / st) * st; v <= hi + st * 1e-9; v += st) out.push(Number(v.toPrecision(12)));
+  // Multiples of the step by integer index (a running sum drifts: 0 came out as -5.551e-17); || 0 turns -0 into 0.
+  for (let i = Math.ceil(lo / st - 1e-9); i * st <= hi + st * 1e-9; i++) out.push(Number((i * st).toPrecision(12)) || 0);
   return out;
 }
 
