@@ -17,6 +17,8 @@ export interface PlotData {
   k: number;
   /** Random-init accuracy at the same k, drawn dashed (optional). */
   randomInit?: number;
+  /** The monitor's [train, test] image counts, shown in the panel title (optional). */
+  knnImages?: readonly [number, number];
 }
 
 const W = 960;
@@ -99,7 +101,7 @@ export function plotSvg(d: PlotData): string {
     `<rect width="${W}" height="${H}" fill="white"/>`,
     `<text x="${W / 2}" y="20" text-anchor="middle" font-size="15">${esc(d.title)}</text>`,
     panel(LEFT[0], 'training loss', 'step', d.loss, range(d.loss), { color: '#1f77b4' }),
-    panel(LEFT[1], `kNN accuracy (k = ${d.k}), %`, 'epoch', knnPct, range(knnPct, ri !== undefined ? [ri] : []), {
+    panel(LEFT[1], `kNN monitor (k = ${d.k}${d.knnImages ? `, ${d.knnImages[0]} / ${d.knnImages[1]} images` : ''}), %`, 'epoch', knnPct, range(knnPct, ri !== undefined ? [ri] : []), {
       color: '#d62728', markers: true, hline: ri !== undefined ? { y: ri, text: `random init ${ri.toFixed(2)}%` } : undefined,
     }),
   ];

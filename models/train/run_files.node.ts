@@ -116,6 +116,7 @@ export async function writePlot(runDir: string, c: TrainConfig, monitor: Monitor
   const svg = plotSvg({
     title: `${c.method} · ${c.backbone} · ${c.data} (${c.trainSize} train images, batch ${c.batchSize})`,
     loss, knn: monitor.map((m) => [m.epoch, m.knn] as const), k: Math.min(20, c.eval.monitorTrain, c.trainSize), randomInit: randomInitKnn,
+    knnImages: [Math.min(c.eval.monitorTrain, c.trainSize), Math.min(c.eval.monitorTest, c.testSize)],
   });
   const svgFile = path.join(runDir, 'plot.svg');
   const pngFile = path.join(runDir, 'plot.png');
