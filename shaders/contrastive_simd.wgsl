@@ -13,15 +13,14 @@
 //
 // Operands: vec4 rows along d (D4 = ceil(d / 4) vec4s, zero-padded past d), row r of batch b of
 //   the "own" operand x at x[xoff + b * xbs + r * xrs + k4] (vec4 units), likewise the "other"
-//   operand y. `pack` writes any strided f32 operand in that form when it cannot be read in place.
+//   operand y. pack_vec4.wgsl writes any strided f32 operand in that form when it cannot be read
+//   in place.
 //   Per-row arrays of A (lse, g, loss, extra, posidx) are contiguous [batch, M] (aux = b * M;
 //   extra and posidx start at element p.aux_off, 0 from the launcher).
 //
 // Entry points (a workgroup = SG lanes, own rows x = r0 + q*SG + lane for q < RA; a column tile
 //   is SG*CB other rows y = y0 + c*SG + i, i the broadcast lane, so each lane holds whole rows of
 //   the tile and needs no cross-lane reduction):
-//   pack   dst[(b * R + r) * D4 + k4] = src[off + b*bs + r*rs + k*ks], k = 4k4..4k4+3 (0 past D).
-//          Bindings: 0 src (read f32) | 1 dst (read_write vec4) | 2 pk (Pack). Grid ceil(n / 64).
 //   fwd    own = A, other = B: streams over column tiles with an online max / sum per row.
 //          Bindings: 0 xs 1 ys 2 extra (f32; dummy without EXTRA) 3 posidx (i32; dummy without
 //          POS_INDEX) | 4 lse_out 5 loss_out ([batch, M] f32) | 6 p.
@@ -38,36 +37,11 @@
 enable subgroups;
 //#include "common.wgsl"
 
-struct Pack {
-  n: u32, R: u32, D: u32, D4: u32,
-  rs: u32, ks: u32, bs: u32, off: u32,
-}
-
 struct Geo {
   own_rows: u32, other_rows: u32, D4: u32, batch: u32,
   xrs: u32, xbs: u32, xoff: u32, tiles: u32,
   yrs: u32, ybs: u32, yoff: u32, M: u32,
   nb: u32, shift: u32, aux_off: u32, scale: f32,
-}
-
-@group(0) @binding(0) var<storage, read> src: array<f32>;
-@group(0) @binding(1) var<storage, read_write> dst: array<vec4<f32>>;
-@group(0) @binding(2) var<uniform> pk: Pack;
-
-@compute @workgroup_size(64)
-fn pack(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let t = linear_wg(wid, nwg) * 64u + lid;
-  if (t >= pk.n) { return; }
-  let k4 = t % pk.D4;
-  let row = t / pk.D4;
-  let o = pk.off + (row / pk.R) * pk.bs + (row % pk.R) * pk.rs;
-  var v = vec4<f32>(0.0);
-  for (var j = 0u; j < 4u; j++) {
-    let k = k4 * 4u + j;
-    if (k < pk.D) { v[j] = src[o + k * pk.ks]; }
-  }
-  dst[t] = v;
 }
 
 @group(0) @binding(0) var<storage, read> xs: array<vec4<f32>>;

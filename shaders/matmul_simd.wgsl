@@ -4,11 +4,6 @@
 //   load is a vec4 along K, and A's rows are shared through subgroupBroadcast
 //   (../docs/design.md "Two kernel strategies"; ../shared/peers/lavapipe-limits.md).
 //
-// pack: writes an operand as vec4 rows along K, zero-padded to K4 = ceil(K / 4) vec4s:
-//   dst[(i * R + r) * K4 + k4] = (src[so(i) + r*p.srs + k*p.sks] for k = 4k4 .. 4k4+3, 0 past K)
-//   for the operand's own matrices i (batch dims where its batch stride is nonzero, decomposed
-//   over p.pshape with strides p.pstr), rows r < R (M for A, N for B: B is stored transposed).
-//   One thread per vec4. Bindings: 0 src (read f32) | 1 dst (read_write vec4) | 2 p (Pack).
 // gemm: C[bi] = ACT(A[bi] . B[bi] + bias) with A as vec4 rows [M][K4] and B as vec4 rows [N][K4]
 //   (B transposed): element offsets in vec4 units, row strides p.ars / p.brs, batch offsets from
 //   bi decomposed over p.bshape with strides p.bsa / p.bsb (vec4 units; 0 = broadcast).
@@ -18,19 +13,12 @@
 //   Rows and columns past M / N are clamped on load and skipped on store.
 //   Bindings: 0 a (read vec4) 1 b (read vec4) 2 bias (read f32; dummy without HAS_BIAS) |
 //   3 c (read_write f32, contiguous [batch, M, N]) | 4 p (Gemm).
-// Grid: pack ceil(n / 64) split over x/y (linear_wg); gemm [tiles_n * tiles_m * batch] folded
-//   over x, y, z (x fastest).
+// Operands that cannot be read in place are first packed into vec4 rows by pack_vec4.wgsl.
+// Grid: [tiles_n * tiles_m * batch] folded over x, y, z (x fastest).
 // Slots: SG (subgroup size = workgroup size), RA, CB (register tile), ACT (epilogue expression
 //   of v). Overrides: HAS_BIAS.
 enable subgroups;
 //#include "common.wgsl"
-
-struct Pack {
-  n: u32, R: u32, K: u32, K4: u32,
-  srs: u32, sks: u32, off: u32, prank: u32,
-  pshape: array<vec4<u32>, 2>,
-  pstr: array<vec4<u32>, 2>,
-}
 
 struct Gemm {
   M: u32, N: u32, K4: u32, batch: u32,
@@ -39,34 +27,6 @@ struct Gemm {
   bshape: array<vec4<u32>, 2>,
   bsa: array<vec4<u32>, 2>,
   bsb: array<vec4<u32>, 2>,
-}
-
-@group(0) @binding(0) var<storage, read> src: array<f32>;
-@group(0) @binding(1) var<storage, read_write> dst: array<vec4<f32>>;
-@group(0) @binding(2) var<uniform> pk: Pack;
-
-@compute @workgroup_size(64)
-fn pack(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let t = linear_wg(wid, nwg) * 64u + lid;
-  if (t >= pk.n) { return; }
-  let k4 = t % pk.K4;
-  let row = t / pk.K4;
-  let r = row % pk.R;
-  var rem = row / pk.R;
-  var o = pk.off + r * pk.srs;
-  for (var d = i32(pk.prank) - 1; d >= 0; d--) {
-    let u = u32(d);
-    let dim = at8(pk.pshape, u);
-    o += (rem % dim) * at8(pk.pstr, u);
-    rem = rem / dim;
-  }
-  var v = vec4<f32>(0.0);
-  for (var j = 0u; j < 4u; j++) {
-    let k = k4 * 4u + j;
-    if (k < pk.K) { v[j] = src[o + k * pk.sks]; }
-  }
-  dst[t] = v;
 }
 
 @group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;

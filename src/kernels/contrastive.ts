@@ -19,6 +19,7 @@ import { fmt } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { copy } from './elementwise.js';
 import { foldGrid } from './matmul.js';
+import { packVec4Rows } from './pack.js';
 
 const WG = 64;
 
@@ -134,23 +135,12 @@ interface Vec4Rows {
   temp: boolean;
 }
 
-function vec4Rows(o: Operand3, D4: number, slots: { SG: number; RA: number; CB: number }): Vec4Rows {
+function vec4Rows(o: Operand3, D4: number): Vec4Rows {
   const a4 = (v: number) => v % 4 === 0;
   if (o.ks === 1 && a4(o.d) && a4(o.rs) && a4(o.bs) && a4(o.t.offset)) {
     return { t: o.t, off: o.t.offset / 4, rs: o.rs / 4, bs: o.bs / 4, temp: false };
   }
-  const n = o.batch * o.rows * D4;
-  const packed = Tensor.empty([n * 4], 'f32');
-  dispatch({
-    op: `${OP}.pack`,
-    shader: 'contrastive_simd',
-    entry: 'pack',
-    slots, // the module of the main kernel (one compile)
-    inputs: [o.t],
-    outputs: [packed],
-    params: new Params().u32(n, o.rows, o.d, D4).u32(o.rs, o.ks, o.bs, o.t.offset),
-    workgroups: Math.ceil(n / WG),
-  });
+  const packed = packVec4Rows(OP, o.t, { rows: o.rows, k: o.d, rowStride: o.rs, kStride: o.ks, batchShape: [o.batch], batchStrides: [o.bs] });
   return { t: packed, off: 0, rs: D4, bs: o.rows * D4, temp: true };
 }
 
@@ -201,8 +191,8 @@ export function contrastiveForward(spec: ContrastiveSpec): ContrastiveForward {
     const SG = rt.subgroupSize;
     const D4 = Math.ceil(p.d / 4);
     const { RA, CB } = simdTile(p.M, p.nb, SG);
-    const X = vec4Rows(p.A, D4, { SG, RA, CB });
-    const Y = spec.a === spec.b ? X : vec4Rows(p.B, D4, { SG, RA, CB });
+    const X = vec4Rows(p.A, D4);
+    const Y = spec.a === spec.b ? X : vec4Rows(p.B, D4);
     const tiles = Math.ceil(p.M / (SG * RA));
     dispatch({
       op: OP,
@@ -274,8 +264,8 @@ export function contrastiveBackward(
       const SG = rt.subgroupSize;
       const D4 = Math.ceil(p.d / 4);
       const { RA, CB } = simdTile(own, other, SG);
-      const Xv = vec4Rows(X, D4, { SG, RA, CB });
-      const Yv = X.t === Y.t ? Xv : vec4Rows(Y, D4, { SG, RA, CB });
+      const Xv = vec4Rows(X, D4);
+      const Yv = X.t === Y.t ? Xv : vec4Rows(Y, D4);
       const tiles = Math.ceil(own / (SG * RA));
       const out = Tensor.empty([p.batch, own, D4 * 4], 'f32');
       dispatch({

@@ -2,7 +2,7 @@
  * The CPU-SIMD strategy of matmul (shaders/matmul_simd.wgsl), for adapters whose shaders run on
  * CPU SIMD units (lavapipe, SwiftShader). A workgroup is one subgroup; operands are read as vec4s
  * along K, so each is either used in place (K-contiguous, K % 4 == 0, vec4-aligned) or first
- * packed by a small kernel into vec4 rows along K (B transposed, K zero-padded). The register tile
+ * packed into vec4 rows along K (pack.ts; B transposed, K zero-padded). The register tile
  * (SG*RA rows x SG*CB columns) is chosen from the shape.
  */
 import { Params } from '../command_batch.js';
@@ -10,6 +10,7 @@ import { dispatch } from '../dispatch.js';
 import { runtime } from '../runtime.js';
 import { Tensor } from '../tensor.js';
 import { ACTIVATION_EXPR, foldGrid, MAX_BATCH_RANK, type MatmulGeometry } from './matmul.js';
+import { packVec4Rows } from './pack.js';
 
 
 /** An operand as the gemm entry reads it: a vec4 buffer, its offset, row stride and batch strides (vec4 units). */
@@ -36,22 +37,8 @@ function vec4Operand(g: MatmulGeometry, t: Tensor, rows: number, rs: number, ks:
   // Pack the operand's own matrices: the batch dims where it is not broadcast.
   const own = g.batchShape.map((_, i) => i).filter((i) => bs[i] !== 0);
   const pshape = own.map((i) => g.batchShape[i]);
-  const count = pshape.reduce((x, y) => x * y, 1);
-  const packed = Tensor.empty([count * rows * K4 * 4], 'f32');
-  const n = count * rows * K4;
-  dispatch({
-    op: 'matmul.pack',
-    shader: 'matmul_simd',
-    entry: 'pack',
-    slots: SLOTS_FOR_PACK,
-    inputs: [t],
-    outputs: [packed],
-    params: new Params()
-      .u32(n, rows, g.K, K4)
-      .u32(rs, ks, t.offset, pshape.length)
-      .u32Array(pshape, MAX_BATCH_RANK, 1)
-      .u32Array(own.map((i) => bs[i]), MAX_BATCH_RANK),
-    workgroups: Math.ceil(n / 64),
+  const packed = packVec4Rows('matmul', t, {
+    rows, k: g.K, rowStride: rs, kStride: ks, batchShape: pshape, batchStrides: own.map((i) => bs[i]),
   });
   // Packed batch strides over the full batch shape: contiguous over the operand's own dims, 0 elsewhere.
   const batchStrides = new Array<number>(g.batchShape.length).fill(0);
@@ -62,9 +49,6 @@ function vec4Operand(g: MatmulGeometry, t: Tensor, rows: number, rs: number, ks:
   }
   return { buffer: packed, offset: 0, rowStride: K4, batchStrides, temp: true };
 }
-
-/** The gemm's slots are also required to render `pack` (one module); any valid values do. */
-const SLOTS_FOR_PACK = { SG: 4, RA: 1, CB: 1, ACT: 'v' };
 
 let forcedTile: { RA: number; CB: number } | null = null;
 
