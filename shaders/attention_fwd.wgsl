@@ -17,41 +17,10 @@
 //#include "common.wgsl"
 //#include "attention_common.wgsl"
 
-//#repeat _ {{VEC}}
-@group(0) @binding(0) var<storage, read> qb: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> kb: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> vb: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> ob: array<vec4<f32>>;
-fn ld_q(o: u32, c: u32) -> vec4<f32> { return qb[o + c]; }
-fn ld_k(o: u32, c: u32) -> vec4<f32> { return kb[o + c]; }
-fn ld_v(o: u32, c: u32) -> vec4<f32> { return vb[o + c]; }
-fn st_o(o: u32, c: u32, x: vec4<f32>) { ob[o + c] = x; }
-//#end
-//#repeat _ {{SCL}}
-@group(0) @binding(0) var<storage, read> qb: array<f32>;
-@group(0) @binding(1) var<storage, read> kb: array<f32>;
-@group(0) @binding(2) var<storage, read> vb: array<f32>;
-@group(0) @binding(4) var<storage, read_write> ob: array<f32>;
-fn ld_q(o: u32, c: u32) -> vec4<f32> {
-  let e = o + 4u * c; let n = chunk_len(c);
-  return vec4<f32>(select(0.0, qb[e], n > 0u), select(0.0, qb[e + 1u], n > 1u), select(0.0, qb[e + 2u], n > 2u), select(0.0, qb[e + 3u], n > 3u));
-}
-fn ld_k(o: u32, c: u32) -> vec4<f32> {
-  let e = o + 4u * c; let n = chunk_len(c);
-  return vec4<f32>(select(0.0, kb[e], n > 0u), select(0.0, kb[e + 1u], n > 1u), select(0.0, kb[e + 2u], n > 2u), select(0.0, kb[e + 3u], n > 3u));
-}
-fn ld_v(o: u32, c: u32) -> vec4<f32> {
-  let e = o + 4u * c; let n = chunk_len(c);
-  return vec4<f32>(select(0.0, vb[e], n > 0u), select(0.0, vb[e + 1u], n > 1u), select(0.0, vb[e + 2u], n > 2u), select(0.0, vb[e + 3u], n > 3u));
-}
-fn st_o(o: u32, c: u32, x: vec4<f32>) {
-  let e = o + 4u * c; let n = chunk_len(c);
-  if (n > 0u) { ob[e] = x.x; }
-  if (n > 1u) { ob[e + 1u] = x.y; }
-  if (n > 2u) { ob[e + 2u] = x.z; }
-  if (n > 3u) { ob[e + 3u] = x.w; }
-}
-//#end
+//#include "attention_load.wgsl" NAME=q BINDING=0
+//#include "attention_load.wgsl" NAME=k BINDING=1
+//#include "attention_load.wgsl" NAME=v BINDING=2
+//#include "attention_store.wgsl" NAME=o BINDING=4
 @group(0) @binding(3) var<storage, read> mb: array<f32>;
 @group(0) @binding(5) var<storage, read_write> st: array<f32>;
 @group(0) @binding(6) var<uniform> p: Attn;

@@ -2,6 +2,8 @@
  * The shader template: the only text processing WGSL gets before compilation. Three rules
  * (shaders/README.md):
  *   //#include "name.wgsl"        replaced by that shader's text (each file at most once)
+ *   //#include "name.wgsl" K=v    with arguments: the file's {{K}} replaced by v first (an argument
+ *                                 the file does not use throws); included once per distinct arguments
  *   {{NAME}}                      replaced by slots[NAME]; a missing or an unused key throws
  *   //#repeat VAR COUNT ... //#end   the block repeated COUNT times (COUNT a number or a {{SLOT}}),
  *                                 with {{VAR}} replaced by 0..COUNT-1; blocks nest
@@ -18,11 +20,23 @@ export function shaderText(name: string, sources: Readonly<Record<string, string
   return src;
 }
 
-function expandIncludes(name: string, sources: Readonly<Record<string, string>>, seen: Set<string>): string {
-  seen.add(name);
-  return shaderText(name, sources).replace(/^[ \t]*\/\/#include\s+"([\w.-]+)\.wgsl".*$/gm, (_m, inc: string) => {
-    if (seen.has(inc)) return `// (${inc}.wgsl already included)`;
-    return expandIncludes(inc, sources, seen);
+function expandIncludes(name: string, sources: Readonly<Record<string, string>>, seen: Set<string>, args: Slots = {}): string {
+  seen.add(Object.keys(args).length ? `${name} ${JSON.stringify(args)}` : name);
+  let text = shaderText(name, sources);
+  for (const [k, v] of Object.entries(args)) {
+    if (!text.includes(`{{${k}}}`)) throw new Error(`shader template: //#include "${name}.wgsl" argument ${k} is not used by that file`);
+    text = text.replaceAll(`{{${k}}}`, String(v));
+  }
+  return text.replace(/^[ \t]*\/\/#include\s+"([\w.-]+)\.wgsl"(.*)$/gm, (_m, inc: string, rest: string) => {
+    const incArgs: Record<string, string> = {};
+    for (const tok of rest.trim() ? rest.trim().split(/\s+/) : []) {
+      const a = /^(\w+)=(\S+)$/.exec(tok);
+      if (!a) throw new Error(`shader template: //#include "${inc}.wgsl": cannot read argument '${tok}' (KEY=value)`);
+      incArgs[a[1]] = a[2];
+    }
+    const key = Object.keys(incArgs).length ? `${inc} ${JSON.stringify(incArgs)}` : inc;
+    if (seen.has(key)) return `// (${inc}.wgsl already included)`;
+    return expandIncludes(inc, sources, seen, incArgs);
   });
 }
 

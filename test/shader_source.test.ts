@@ -13,6 +13,10 @@ const SRC = {
   nested: '//#repeat I 2\n//#repeat J 3\nacc[{{I}}][{{J}}] = 0.0;\n//#end\n//#end',
   open: '//#repeat I 2\nx;',
   stray: 'x;\n//#end',
+  load: 'var<storage, read> {{NAME}}b: array<{{T}}>; // binding {{B}}',
+  io: '//#include "load.wgsl" NAME=q B=0\n//#include "load.wgsl" NAME=k B=1\n//#include "load.wgsl" NAME=q B=0',
+  badArg: '//#include "load.wgsl" NAME=q B=0 X=1',
+  badTok: '//#include "load.wgsl" NAME',
 };
 
 describe('shader template', () => {
@@ -27,6 +31,15 @@ describe('shader template', () => {
     expect(() => renderShader('main', { N: 4, T: 'f32' }, SRC)).toThrow("shader 'main': missing slot 'EXPR'");
     expect(() => renderShader('main', { N: 4, T: 'f32', EXPR: '1', EXTRA: 2 }, SRC)).toThrow("shader 'main': unused slot(s) EXTRA");
     expect(() => renderShader('nope', {}, SRC)).toThrow(/shader 'nope' not found/);
+  });
+
+  it('includes a file once per distinct arguments, arguments before slots', () => {
+    const out = renderShader('io', { T: 'f32' }, SRC);
+    expect(out).toContain('var<storage, read> qb: array<f32>; // binding 0');
+    expect(out).toContain('var<storage, read> kb: array<f32>; // binding 1');
+    expect(out.match(/qb:/g)?.length).toBe(1);
+    expect(() => renderShader('badArg', { T: 'f32' }, SRC)).toThrow('argument X is not used');
+    expect(() => renderShader('badTok', { T: 'f32' }, SRC)).toThrow("cannot read argument 'NAME'");
   });
 
   it('unrolls repeat blocks with constant lanes, counts from slots, nesting', () => {

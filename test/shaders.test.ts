@@ -53,7 +53,7 @@ const SAMPLES: Record<string, Slots[]> = {
   ],
 };
 /** Files compiled only through the shaders that include them (rows.wgsl and gemm.wgsl need the includer's declarations; moments.wgsl its slots). */
-const INCLUDE_ONLY = new Set(['common', 'attention_common', 'rows', 'gemm', 'moments', 'augment_common']);
+const INCLUDE_ONLY = new Set(['common', 'attention_common', 'attention_load', 'attention_store', 'rows', 'gemm', 'moments', 'augment_common']);
 /** Variants that enable subgroups compile only where the device has the feature. */
 const usable = (code: string) => !/^\s*enable subgroups;/m.test(code) || rt!.hasFeature('subgroups');
 
