@@ -102,9 +102,10 @@ const fmnistAug = () => ({ size: 28, channels: 1 as const, normalize: { mean: [F
  * benchmarks). ViT: AdamW, lr 5e-4 × B/256, weight decay 0.05, 0.2 warmup epochs (DINO / MoCo v3
  * style). Batch 256. Heads are narrowed for the 64-d pooled feature; augmentations keep each
  * paper's preset (hue, saturation and grayscale are identities on 1 channel) with the crop scale
- * 0.3-1 of methods.md. Epochs: 2 on the 60,000 images, sized to the hour budget (a resnet-tiny
- * step of 2 x 256 views measured 10-15 s on this machine's lavapipe under load, ~45 min an
- * epoch); calibrate on a quiet machine. MoCo: queue 4096, m 0.99, symmetric; BYOL: τ_base 0.99.
+ * 0.3-1 of methods.md. Epochs: 2. On this machine's lavapipe an epoch of the 60,000 images (234
+ * steps) takes 21-28 min for resnet-tiny and the evaluation 5-7 min, so the README's results table
+ * runs 1 epoch per method (27-33 min; every method +3.8 to +8.5 kNN points over random init).
+ * MoCo: queue 4096, m 0.99, symmetric; BYOL: τ_base 0.99.
  */
 export function methodDefaults<N extends MethodName>(name: N, { backbone = 'resnet' }: { backbone?: 'resnet' | 'vit' } = {}): MethodDefaults<N> {
   if (!isMethodName(name)) throw new Error(`methodDefaults: unknown method '${String(name)}' (have ${METHOD_NAMES.join(', ')})`);
