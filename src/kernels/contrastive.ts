@@ -17,7 +17,7 @@ import { dispatch } from '../dispatch.js';
 import { runtime } from '../runtime.js';
 import { fmt } from '../shape.js';
 import { Tensor } from '../tensor.js';
-import { copy } from './elementwise.js';
+import { flatAux } from './elementwise.js';
 import { foldGrid } from './matmul.js';
 import { packVec4Rows } from './pack.js';
 
@@ -90,11 +90,6 @@ interface Problem {
 
 const OP = 'contrastive';
 
-/** A contiguous, offset-0 version of a per-row array (the kernels index it from 0). */
-function flatAux(t: Tensor): { t: Tensor; temp: boolean } {
-  if (t.isContiguous && t.offset === 0) return { t, temp: false };
-  return { t: copy(t), temp: true };
-}
 
 function problem(spec: ContrastiveSpec): Problem {
   const A = operand3(OP, 'a', spec.a);

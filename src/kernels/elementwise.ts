@@ -246,6 +246,12 @@ export function cast(x: Tensor, dtype: DType): Tensor {
   return launchMap({ op: 'cast', inputs: [x], expr: `${dtype}(a)`, outDtype: dtype });
 }
 
+/** `t` itself when contiguous at offset 0 (kernels that index from 0 read it in place), else a contiguous copy (`temp`: the caller disposes it). */
+export function flatAux(t: Tensor): { t: Tensor; temp: boolean } {
+  if (t.isContiguous && t.offset === 0) return { t, temp: false };
+  return { t: copy(t), temp: true };
+}
+
 /** A contiguous copy (returns a new tensor even when `x` is already contiguous). */
 export function copy(x: Tensor): Tensor {
   return launchMap({ op: 'copy', inputs: [x], expr: 'a', outDtype: x.dtype });

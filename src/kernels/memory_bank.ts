@@ -8,7 +8,7 @@ import { Params } from '../command_batch.js';
 import { dispatch } from '../dispatch.js';
 import { fmt } from '../shape.js';
 import { Tensor } from '../tensor.js';
-import { copy } from './elementwise.js';
+import { flatAux } from './elementwise.js';
 
 const WG = 64;
 
@@ -33,7 +33,7 @@ const bankSlots = (ch: number) => (ch === 4 ? { V: 'vec4<f32>', DOT: 'dot(a, b)'
 
 /** Contiguous, offset-0 copies where needed (the kernels index from 0); returns the tensors and a disposer. */
 function flatAll(ts: Tensor[]): { ts: Tensor[]; free: () => void } {
-  const f = ts.map((t) => (t.isContiguous && t.offset === 0 ? { t, temp: false } : { t: copy(t), temp: true }));
+  const f = ts.map(flatAux);
   return { ts: f.map((x) => x.t), free: () => f.forEach((x) => x.temp && x.t.dispose()) };
 }
 
